@@ -1,0 +1,32 @@
+# Front door. `make` builds into build/ (programs in build/bin/); `make demo`, `make check`, `make bench`.
+BUILD  ?= build
+JOBS   ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure demo check bench format clean
+
+all: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+demo: all
+	@$(BUILD)/bin/mcx-demo
+
+# Every test: strict build + ctest (unit, vectors, interop, valgrind, constant-time, lint),
+# then the unit tests under ASan+UBSan, then each fuzz target briefly. See scripts/check.
+check: deps
+	@scripts/check
+
+bench: all
+	@$(BUILD)/bin/mcx-bench --json $(BUILD)/bench.json
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD)
