@@ -19,7 +19,9 @@ mcx_status ec_decode(ec_affine *pt, const uint8_t *in, size_t len, const char *w
     if (len != EC_POINT_BYTES)
         return MCX_FAIL(MCX_E_LENGTH, "SAKKE: %s is %zu octets, expected %d", what, len,
                         EC_POINT_BYTES);
-    if (in[0] != 0x04)
+    uint8_t prefix = in[0];
+    MCX_CT_PUBLIC(&prefix, 1); /* the encoding format is public, even for a secret point */
+    if (prefix != 0x04)
         return MCX_FAIL(MCX_E_ENCODING, "SAKKE: %s does not start with 0x04 (uncompressed point)",
                         what);
     fp x, y;
@@ -245,7 +247,9 @@ mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)
     uint8_t rnd[FP_BYTES], buf[FP_BYTES];
     fp beta, blinded, inv;
     mcx_status st = MCX_OK;
-    if (fp_is_zero(a))
+    uint64_t zero = fp_is_zero(a);
+    MCX_CT_PUBLIC(&zero, sizeof zero); /* zero only for a refused input or with negligible odds */
+    if (zero)
         return MCX_FAIL(MCX_E_RANGE, "SAKKE: inversion of zero");
     do {
         MCX_GUARD(mcx_random(rnd, sizeof rnd));

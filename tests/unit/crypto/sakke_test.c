@@ -81,9 +81,169 @@ static void rfc6508_appendix_a(void)
     mcx_sakke_sender_free(s);
 }
 
+/* K + (0,0): (0,0) has order 2 on y^2 = x^3 - 3x, so the sum is on E but not in the order-q
+ * subgroup. Affine addition with public test data. */
+static void add_two_torsion(uint8_t out[PT], const uint8_t in[PT])
+{
+    ec_affine K, S;
+    CHECK_OK(ec_decode(&K, in, PT, "test point"));
+    fp lambda, inv, t;
+    fp_inv(&inv, &K.x, &sakke_p);
+    fp_mul(&lambda, &K.y, &inv, &sakke_p); /* (Ky - 0) / (Kx - 0) */
+    fp_sqr(&t, &lambda, &sakke_p);
+    fp_sub(&S.x, &t, &K.x, &sakke_p);
+    fp_sub(&t, &K.x, &S.x, &sakke_p);
+    fp_mul(&t, &lambda, &t, &sakke_p);
+    fp_sub(&S.y, &t, &K.y, &sakke_p);
+    CHECK(ec_on_curve(&S));
+    ec_encode(out, &S);
+}
+
+static void pairing_is_symmetric_and_bilinear(void)
+{
+    /* A = [a]P, B = [b]P: <A,B> = <B,A> (the receiver's swap) and <A,B> = g^(ab) */
+    uint8_t a[128], b[128], Ab[PT], Bb[PT];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    a[127] = 7;
+    b[120] = 0x35;
+    b[127] = 0x11;
+    CHECK_OK(mcx_sakke_kms_pubkey(a, sizeof a, Ab));
+    CHECK_OK(mcx_sakke_kms_pubkey(b, sizeof b, Bb));
+    ec_affine A, B;
+    CHECK_OK(ec_decode(&A, Ab, PT, "A"));
+    CHECK_OK(ec_decode(&B, Bb, PT, "B"));
+    fp ab, ba, lab, gab;
+    CHECK_OK(sakke_pairing(&ab, &A, &B));
+    CHECK_OK(sakke_pairing(&ba, &B, &A));
+    CHECK(fp_eq(&ab, &ba));
+    sakke_lines *l = NULL;
+    int sub = 0;
+    CHECK_OK(sakke_lines_new(&l, &A, &sub));
+    CHECK(sub == 1);
+    CHECK_OK(sakke_pairing_lines(&lab, l, &B));
+    CHECK(fp_eq(&lab, &ab));
+    sakke_lines_free(l);
+    /* g^(a b) with a b = 7 * 0x35...11 computed by the fixed-base exponentiation */
+    fp e;
+    /* b = 0x35 * 2^56 + 0x11 (byte 120 of the big-endian scalar is bits 56..63 of limb 0) */
+    memset(&e, 0, sizeof e);
+    e.v[0] = (0x35ULL << 56) + 0x11;
+    fp e7;
+    fp_add(&e7, &e, &e, &sakke_q);   /* 2b */
+    fp_add(&e7, &e7, &e7, &sakke_q); /* 4b */
+    fp_add(&e7, &e7, &e, &sakke_q);  /* 5b */
+    fp_add(&e7, &e7, &e, &sakke_q);  /* 6b */
+    fp_add(&e7, &e7, &e, &sakke_q);  /* 7b */
+    CHECK_OK(sakke_g_pow(&gab, &e7));
+    CHECK(fp_eq(&gab, &ab));
+}
+
+static void round_trips(void)
+{
+    uint8_t z[128], Z[PT], rsk[PT], id[64], ssv[32], sed[PT + 32], out[32];
+    CHECK_OK(mcx_sakke_kms_keygen(z, Z));
+    mcx_sakke_sender *s = NULL;
+    CHECK_OK(mcx_sakke_sender_new(&s, Z));
+    for (int i = 0; i < 4; i++) {
+        size_t idl = (i & 1) ? 64 : 32; /* raw UID, or its hex string */
+        CHECK_OK(mcx_random(id, idl));
+        if (idl == 64)
+            for (size_t k = 0; k < idl; k++)
+                id[k] = (uint8_t) "0123456789abcdef"[id[k] & 15];
+        size_t n = (i & 2) ? 32 : 16;
+        CHECK_OK(mcx_random(ssv, n));
+        CHECK_OK(mcx_sakke_issue_rsk(z, sizeof z, id, idl, rsk));
+        mcx_sakke_receiver *r = NULL;
+        CHECK_OK(mcx_sakke_receiver_new(&r, Z, id, idl, rsk));
+        size_t sedl = 0, outl = 0;
+        CHECK_OK(mcx_sakke_encap(s, id, idl, ssv, n, sed, sizeof sed, &sedl));
+        CHECK(sedl == PT + n);
+        CHECK_OK(mcx_sakke_decap(r, sed, sedl, out, sizeof out, &outl));
+        CHECK(outl == n);
+        CHECK_MEM(out, ssv, n);
+        mcx_sakke_receiver_free(r);
+    }
+    mcx_sakke_sender_free(s);
+    mcx_memzero(z, sizeof z);
+}
+
+static void rejections(void)
+{
+    uint8_t Z[PT], z[20], id[32], rsk[PT], bad[PT], sed[PT + 16], out[32], ssv[16], big[129];
+    test_unhex(RFC_Z_HEX, Z, sizeof Z);
+    size_t zl = test_unhex(RFC_z_HEX, z, sizeof z);
+    size_t idl = test_unhex(RFC_ID_HEX, id, sizeof id);
+    test_unhex(RFC_RSK_HEX, rsk, sizeof rsk);
+    test_unhex(RFC_SSV_HEX, ssv, sizeof ssv);
+    size_t n = 0;
+
+    /* malformed keys: each with its own status */
+    memcpy(bad, rsk, PT);
+    bad[0] = 0x02;
+    CHECK_ST(mcx_sakke_validate_rsk(Z, id, idl, bad), MCX_E_ENCODING);
+    memcpy(bad, rsk, PT);
+    bad[PT - 1] ^= 1;
+    CHECK_ST(mcx_sakke_validate_rsk(Z, id, idl, bad), MCX_E_NOT_ON_CURVE);
+    memcpy(bad, rsk, PT);
+    memset(bad + 1, 0xff, 128); /* x >= p */
+    CHECK_ST(mcx_sakke_validate_rsk(Z, id, idl, bad), MCX_E_ENCODING);
+    add_two_torsion(bad, rsk);
+    CHECK_ST(mcx_sakke_validate_rsk(Z, id, idl, bad), MCX_E_WRONG_ORDER);
+    add_two_torsion(bad, Z);
+    mcx_sakke_sender *s = NULL;
+    CHECK_ST(mcx_sakke_sender_new(&s, bad), MCX_E_WRONG_ORDER);
+    uint8_t other[32];
+    memcpy(other, id, idl);
+    other[3] ^= 0x40;
+    CHECK_ST(mcx_sakke_validate_rsk(Z, other, idl, rsk), MCX_E_KEY_INVALID);
+    CHECK_ST(mcx_sakke_validate_rsk(Z, id, 0, rsk), MCX_E_LENGTH);
+
+    /* master secret out of range */
+    memset(big, 0, sizeof big);
+    CHECK_ST(mcx_sakke_kms_pubkey(big, 128, bad), MCX_E_RANGE); /* z = 0 */
+    memset(big, 0xff, sizeof big);
+    CHECK_ST(mcx_sakke_kms_pubkey(big, 128, bad), MCX_E_RANGE);  /* z >= q */
+    CHECK_ST(mcx_sakke_kms_pubkey(big, 129, bad), MCX_E_LENGTH); /* too long */
+    CHECK_ST(mcx_sakke_issue_rsk(big, 128, id, idl, bad), MCX_E_RANGE);
+
+    /* SEDs */
+    CHECK_OK(mcx_sakke_sender_new(&s, Z));
+    CHECK_ST(mcx_sakke_encap(s, id, idl, ssv, 15, sed, sizeof sed, &n), MCX_E_LENGTH);
+    CHECK_ST(mcx_sakke_encap(s, id, idl, ssv, 16, sed, PT + 15, &n), MCX_E_LENGTH);
+    CHECK_OK(mcx_sakke_encap(s, id, idl, ssv, 16, sed, sizeof sed, &n));
+    mcx_sakke_receiver *r = NULL;
+    CHECK_OK(mcx_sakke_receiver_new(&r, Z, id, idl, rsk));
+    uint8_t t[PT + 16];
+    memcpy(t, sed, sizeof t);
+    t[PT + 3] ^= 0x08; /* H */
+    CHECK_ST(mcx_sakke_decap(r, t, sizeof t, out, sizeof out, &n), MCX_E_SED_INVALID);
+    memcpy(t, sed, sizeof t);
+    t[100] ^= 0x01; /* R */
+    CHECK_ST(mcx_sakke_decap(r, t, sizeof t, out, sizeof out, &n), MCX_E_NOT_ON_CURVE);
+    CHECK_ST(mcx_sakke_decap(r, sed, sizeof sed - 1, out, sizeof out, &n), MCX_E_LENGTH);
+    CHECK_ST(mcx_sakke_decap(r, sed, sizeof sed, out, 8, &n), MCX_E_LENGTH);
+    /* an SED for another identity (same KMS): the check of R fails */
+    uint8_t other_rsk[PT], osed[PT + 16];
+    CHECK_OK(mcx_sakke_issue_rsk(z, zl, other, idl, other_rsk));
+    CHECK_OK(mcx_sakke_encap(s, other, idl, ssv, 16, osed, sizeof osed, &n));
+    memset(out, 0, sizeof out);
+    CHECK_ST(mcx_sakke_decap(r, osed, sizeof osed, out, sizeof out, &n), MCX_E_SED_INVALID);
+    CHECK(out[0] == 0 && out[15] == 0); /* nothing written on rejection */
+    /* R of the SED replaced by a point of the wrong order */
+    add_two_torsion(t, sed);
+    memcpy(t + PT, sed + PT, 16);
+    CHECK_ST(mcx_sakke_decap(r, t, sizeof t, out, sizeof out, &n), MCX_E_SED_INVALID);
+    mcx_sakke_receiver_free(r);
+    mcx_sakke_sender_free(s);
+}
+
 int main(void)
 {
     RUN(pairing_of_P_is_g);
     RUN(rfc6508_appendix_a);
+    RUN(pairing_is_symmetric_and_bilinear);
+    RUN(round_trips);
+    RUN(rejections);
     return test_summary();
 }
