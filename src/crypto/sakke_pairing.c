@@ -165,6 +165,86 @@ static int naf_q_minus_1(signed char *digits)
     return m;
 }
 
+/* C = 2C (dbl-2001-b, a = -3) and the doubling line of RFC 6508 3.2 through C, multiplied by
+ * Z^6: (alpha delta) x_Q + (alpha X - 2 Y^2) + (2 Y Z delta) y_Q i, sharing the doubling's
+ * intermediate values: 3M beyond the doubling. */
+static void dbl_with_line(ec_jac *C, fp *num_b, fp *num_g, fp *den)
+{
+    fp delta, gamma, beta, alpha, t1, t2;
+    fp_sqr(&delta, &C->Z, P);
+    fp_sqr(&gamma, &C->Y, P);
+    fp_mul(&beta, &C->X, &gamma, P);
+    fp_sub(&t1, &C->X, &delta, P);
+    fp_add(&t2, &C->X, &delta, P);
+    fp_mul(&alpha, &t1, &t2, P);
+    fp_add(&t1, &alpha, &alpha, P);
+    fp_add(&alpha, &alpha, &t1, P); /* 3(X - delta)(X + delta) */
+    /* line */
+    fp_mul(den, &alpha, &delta, P);
+    fp_mul(num_b, &alpha, &C->X, P);
+    fp_add(&t1, &gamma, &gamma, P);
+    fp_sub(num_b, num_b, &t1, P);
+    /* Z3 = 2 Y Z = (Y + Z)^2 - gamma - delta */
+    fp_add(&t1, &C->Y, &C->Z, P);
+    fp_sqr(&t1, &t1, P);
+    fp_sub(&t1, &t1, &gamma, P);
+    fp_sub(&C->Z, &t1, &delta, P);
+    fp_mul(num_g, &C->Z, &delta, P);
+    /* X3 = alpha^2 - 8 beta */
+    fp_dbl(&beta, &beta, P);
+    fp_dbl(&beta, &beta, P);
+    fp_sqr(&t1, &alpha, P);
+    fp_dbl(&t2, &beta, P);
+    fp_sub(&C->X, &t1, &t2, P);
+    /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+    fp_sub(&t1, &beta, &C->X, P);
+    fp_mul(&t1, &alpha, &t1, P);
+    fp_sqr(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_dbl(&gamma, &gamma, P);
+    fp_sub(&C->Y, &t1, &gamma, P);
+}
+
+/* C = C + A (madd-2007-bl, A affine, A != +-C) and the addition line of RFC 6508 3.2 through C
+ * and A, multiplied by -Z^3: (S2 - Y) x_Q + (X Z A_y - A_x Y) + (H Z) y_Q i, where S2 = Z^3 A_y
+ * and H = Z^2 A_x - X come from the addition: 2M beyond it. */
+static void add_with_line(ec_jac *C, const ec_affine *A, fp *num_b, fp *num_g, fp *den)
+{
+    fp z1z1, u2, ayz, s2, h, hh, i, j, r, v, t;
+    fp_sqr(&z1z1, &C->Z, P);
+    fp_mul(&u2, &A->x, &z1z1, P);
+    fp_mul(&ayz, &A->y, &C->Z, P);
+    fp_mul(&s2, &ayz, &z1z1, P);
+    fp_sub(&h, &u2, &C->X, P);
+    /* line */
+    fp_sub(den, &s2, &C->Y, P);
+    fp_mul(num_b, &C->X, &ayz, P);
+    fp_mul(&t, &A->x, &C->Y, P);
+    fp_sub(num_b, num_b, &t, P);
+    fp_mul(num_g, &h, &C->Z, P); /* H Z; Z3 = 2 H Z */
+    /* addition */
+    fp_sqr(&hh, &h, P);
+    fp_dbl(&i, &hh, P);
+    fp_dbl(&i, &i, P);
+    fp_mul(&j, &h, &i, P);
+    fp_sub(&r, &s2, &C->Y, P);
+    fp_dbl(&r, &r, P);
+    fp_mul(&v, &C->X, &i, P);
+    fp_dbl(&C->Z, num_g, P);
+    fp_mul(&t, &C->Y, &j, P);
+    fp_dbl(&t, &t, P); /* 2 Y1 J */
+    fp x3;
+    fp_sqr(&x3, &r, P);
+    fp_sub(&x3, &x3, &j, P);
+    fp_sub(&x3, &x3, &v, P);
+    fp_sub(&x3, &x3, &v, P);
+    fp_sub(&v, &v, &x3, P);
+    fp_mul(&v, &r, &v, P);
+    fp_sub(&C->Y, &v, &t, P);
+    C->X = x3;
+}
+
 mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgroup)
 {
     sakke_lines *l = calloc(1, sizeof *l);
@@ -194,43 +274,11 @@ mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgro
     ec_neg_affine(&negK, K, ~(uint64_t)0);
     int k = 0;
     for (int i = 0; i < l->n_steps; i++) {
-        fp delta, alpha, t, u;
-        /* doubling line times Z^6: (alpha delta) x_Q + (alpha X - 2 Y^2) + (2 Y Z delta) y_Q i */
-        fp_sqr(&delta, &C.Z, P);
-        fp_sub(&t, &C.X, &delta, P);
-        fp_add(&u, &C.X, &delta, P);
-        fp_mul(&alpha, &t, &u, P);
-        fp_add(&t, &alpha, &alpha, P);
-        fp_add(&alpha, &alpha, &t, P);
-        fp_mul(&den[k], &alpha, &delta, P);
-        fp_mul(&num_b[k], &alpha, &C.X, P);
-        fp_sqr(&t, &C.Y, P);
-        fp_add(&t, &t, &t, P);
-        fp_sub(&num_b[k], &num_b[k], &t, P);
-        fp_mul(&t, &C.Y, &C.Z, P);
-        fp_mul(&t, &t, &delta, P);
-        fp_add(&num_g[k], &t, &t, P);
+        dbl_with_line(&C, &num_b[k], &num_g[k], &den[k]);
         k++;
-        ec_dbl(&C, &C);
         if (l->naf[i] != 0) {
-            /* addition of A = +-K, line times Z^3:
-             * (Y - Z^3 A_y) x_Q + (A_x Y - X Z A_y) + ((X - A_x Z^2) Z) y_Q i */
-            const ec_affine *A = l->naf[i] > 0 ? K : &negK;
-            fp z2, z3;
-            fp_sqr(&z2, &C.Z, P);
-            fp_mul(&z3, &z2, &C.Z, P);
-            fp_mul(&t, &z3, &A->y, P);
-            fp_sub(&den[k], &C.Y, &t, P);
-            fp_mul(&num_b[k], &A->x, &C.Y, P);
-            fp_mul(&t, &C.X, &C.Z, P);
-            fp_mul(&t, &t, &A->y, P);
-            fp_sub(&num_b[k], &num_b[k], &t, P);
-            fp_mul(&t, &A->x, &z2, P);
-            fp_sub(&t, &C.X, &t, P);
-            fp_mul(&num_g[k], &t, &C.Z, P);
+            add_with_line(&C, l->naf[i] > 0 ? K : &negK, &num_b[k], &num_g[k], &den[k]);
             k++;
-            uint64_t exc = 0;
-            ec_madd(&C, &C, A, &exc);
         }
     }
     /* C = [q-1]K; K is in the order-q subgroup iff C = -K */
