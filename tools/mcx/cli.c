@@ -317,6 +317,7 @@ static char *read_text_file(const cli_ctx *ctx, const char *flag, const char *pa
                 return NULL;
             }
             *out_n = n;
+            *rc = CLI_EXIT_OK;
             return buf;
         }
     }
