@@ -213,6 +213,9 @@ if run "uid --id-hex-string, --flag=value" 0 crypto uid --uri=sip:user@example.o
         "$(printf '%s' "$UID1" | od -An -tx1 | tr -d ' \n')"
 fi
 
+run "a value that looks like -h" 0 crypto uid --uri -h --kms-uri b --period 1 --offset 0 \
+    --period-no 1 && expect_out "a value that looks like -h" '"uid"'
+
 # ---- hex from files and standard input ----
 printf '%s\n' "$SSK" >"$tmp/ssk.hex"
 run "sign --ssk @FILE" 0 crypto sign --kpak "$KPAK" --id "$ID" --ssk "@$tmp/ssk.hex" --pvt "$PVT" \

@@ -510,6 +510,17 @@ static int stdout_is_private(const cli_ctx *ctx)
     return 0;
 }
 
+/* Whether arg is `--name` (without `=value`) of a flag that takes a value. */
+static int takes_separate_value(const cli_command *cmd, const char *arg)
+{
+    if (strncmp(arg, "--", 2) != 0 || strchr(arg, '=') != NULL)
+        return 0;
+    for (size_t k = 0; k < cmd->n_flags; k++)
+        if (strcmp(cmd->flags[k].name, arg + 2) == 0)
+            return cmd->flags[k].kind != CLI_BOOL;
+    return 0;
+}
+
 static int run_command(const cli_group *g, const cli_command *cmd, int argc, char **argv)
 {
     if (cmd->n_flags > CLI_MAX_FLAGS) {
@@ -520,11 +531,16 @@ static int run_command(const cli_group *g, const cli_command *cmd, int argc, cha
     memset(&ctx, 0, sizeof ctx);
     ctx.cmd = cmd;
     snprintf(ctx.prog, sizeof ctx.prog, "mcx %s %s", g->name, cmd->name);
+    /* --help anywhere in flag position wins over every other error; a flag's value is skipped, so
+     * `--uri -h` is a URI, not a request for help. */
     for (int i = 0; i < argc; i++) {
         if (is_help(argv[i])) {
             print_command_help(stdout, ctx.prog, cmd);
             return CLI_EXIT_OK;
         }
+        if (takes_separate_value(cmd, argv[i]) && i + 1 < argc &&
+            strncmp(argv[i + 1], "--", 2) != 0)
+            i++;
     }
     mcx_clear_error();
     int rc = parse_flags(&ctx, argc, argv);
