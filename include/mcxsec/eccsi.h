@@ -108,6 +108,12 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_eccsi_verifier_verify(mcx_eccsi_verifier *
                                                             const uint8_t *msg, size_t msg_len,
                                                             const uint8_t *sig, size_t sig_len);
 
+/* Cache counters: verifications answered from the cache (hits), first contacts that computed Y
+ * (misses, counted whether or not the signature then verified), and cached senders. Any output
+ * pointer may be NULL. */
+MCX_API void mcx_eccsi_verifier_stats(const mcx_eccsi_verifier *v, uint64_t *hits, uint64_t *misses,
+                                      size_t *entries);
+
 MCX_API void mcx_eccsi_verifier_free(mcx_eccsi_verifier *v);
 
 #ifdef __cplusplus
