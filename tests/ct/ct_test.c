@@ -15,7 +15,7 @@
 #define SECRET(p, n) VALGRIND_MAKE_MEM_UNDEFINED((p), (n))
 #define PUBLIC(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 
-__attribute__((unused)) static uint8_t id_alice[32] =
+static uint8_t id_alice[32] =
     "alice-uid-0123456789abcdef-0000"; /* signer, used by the ECCSI part */
 static uint8_t id_bob[32] = "bob-uid-0123456789abcdef-0000000";
 
@@ -48,8 +48,31 @@ static void sakke_issue_encap_decap(void)
     mcx_sakke_sender_free(s);
 }
 
+static void eccsi_issue_sign(void)
+{
+    uint8_t ksak[32], kpak[65], ssk[32], pvt[65], sig[129], hs[32];
+    const uint8_t msg[] = "floor granted to alice";
+    CHECK_OK(mcx_eccsi_kms_keygen(ksak, kpak));
+
+    SECRET(ksak, sizeof ksak); /* KMS master secret */
+    CHECK_OK(mcx_eccsi_issue(ksak, kpak, id_alice, sizeof id_alice, ssk, pvt));
+    PUBLIC(ksak, sizeof ksak);
+    PUBLIC(ssk, sizeof ssk); /* handed to alice: it is her secret from here on */
+
+    SECRET(ssk, sizeof ssk); /* the signer's key: validation and signing */
+    CHECK_OK(mcx_eccsi_validate(kpak, id_alice, sizeof id_alice, ssk, pvt, hs));
+    mcx_eccsi_signer signer;
+    CHECK_OK(mcx_eccsi_signer_init(&signer, kpak, id_alice, sizeof id_alice, ssk, pvt));
+    CHECK_OK(mcx_eccsi_sign(&signer, msg, sizeof msg, sig));
+    PUBLIC(sig, sizeof sig);
+    PUBLIC(&signer, sizeof signer);
+    CHECK_OK(mcx_eccsi_verify(kpak, id_alice, sizeof id_alice, msg, sizeof msg, sig, sizeof sig));
+    mcx_eccsi_signer_wipe(&signer);
+}
+
 int main(void)
 {
+    RUN(eccsi_issue_sign);
     RUN(sakke_issue_encap_decap);
     return test_summary();
 }

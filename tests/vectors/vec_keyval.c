@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mcxsec/eccsi.h"
+#include "mcxsec/sakke.h"
 #include "runner.h"
 
 #define UID_BYTES 32
@@ -84,16 +85,41 @@ static void eccsi_section(const vec_section *sec, keyval_counts *counts)
     counts->eccsi_invalid += want != MCX_OK;
 }
 
+/* RFC 6508 6.1.2: the RSK must validate exactly when the source (or the independent
+ * recomputation) says so; an invalid one fails the pairing check. */
+static void rsk_section(const vec_section *sec, int *checked, int *invalid)
+{
+    uint8_t id[2 * UID_BYTES], Z[MCX_SAKKE_POINT_BYTES], rsk[MCX_SAKKE_POINT_BYTES];
+    size_t id_len = section_identity(sec, id);
+    CHECK(vec_hex(sec, "kms_pub_enc_key_Z", Z, sizeof Z) == sizeof Z);
+    CHECK(vec_hex(sec, "rsk", rsk, sizeof rsk) == sizeof rsk);
+    mcx_status want = is_true(vec_get(sec, "computed_rsk_valid")) ? MCX_OK : MCX_E_KEY_INVALID;
+    mcx_status got = mcx_sakke_validate_rsk(Z, id, id_len, rsk);
+    if (got != want)
+        fprintf(stderr, "keyval [%s]: RSK validation gave %s (%s), expected %s\n", sec->name,
+                mcx_status_name(got), mcx_last_error(), mcx_status_name(want));
+    CHECK(got == want);
+    (*checked)++;
+    *invalid += want != MCX_OK;
+}
+
 static void keyval_vectors(const vec_file *f)
 {
     keyval_counts counts = {0};
+    int rsk_checked = 0, rsk_invalid = 0;
     for (size_t i = 0; i < f->n_sections; i++) {
         const vec_section *sec = &f->sections[i];
         if (vec_get(sec, "ssk") != NULL && vec_get(sec, "pvt") != NULL &&
             vec_get(sec, "kms_pub_auth_key_KPAK") != NULL)
             eccsi_section(sec, &counts);
-        /* RSK validation: added with SAKKE */
+        if (vec_get(sec, "rsk") != NULL && vec_get(sec, "kms_pub_enc_key_Z") != NULL &&
+            vec_get(sec, "computed_rsk_valid") != NULL)
+            rsk_section(sec, &rsk_checked, &rsk_invalid);
     }
+    printf("     keyval: %d SSK/PVT sets (%d invalid), %d RSKs (%d invalid) checked\n",
+           counts.eccsi_checked, counts.eccsi_invalid, rsk_checked, rsk_invalid);
+    CHECK(rsk_checked >= 23);
+    CHECK(rsk_invalid >= 1);
     /* the file holds 24 ECCSI key sets, 2 of them invalid; finding fewer means a parsing bug */
     CHECK(counts.eccsi_checked >= 24);
     CHECK(counts.eccsi_invalid >= 2);
