@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/ct_internal.h"
+#include "common/ctgrind_internal.h"
 #include "common/error_internal.h"
 #include "crypto/sakke_fp_internal.h"
 
@@ -171,6 +172,7 @@ mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, co
         u128 x = (u128)t.v[i] - md->m[i] - borrow;
         borrow = (uint64_t)(x >> 64) & 1;
     }
+    MCX_CT_PUBLIC(&borrow, sizeof borrow); /* the verdict is public: the input is refused or not */
     if (!borrow) {
         memset(&t, 0, sizeof t);
         return MCX_FAIL(MCX_E_RANGE, "%s is not less than the modulus", what);
