@@ -116,7 +116,7 @@ static void keyval_vectors(const vec_file *f)
             vec_get(sec, "computed_rsk_valid") != NULL)
             rsk_section(sec, &rsk_checked, &rsk_invalid);
     }
-    printf("     keyval: %d SSK/PVT sets (%d invalid), %d RSKs (%d invalid) checked\n",
+    printf("     keyval: %u SSK/PVT sets (%u invalid), %d RSKs (%d invalid) checked\n",
            counts.eccsi_checked, counts.eccsi_invalid, rsk_checked, rsk_invalid);
     CHECK(rsk_checked >= 23);
     CHECK(rsk_invalid >= 1);
