@@ -1,12 +1,21 @@
 /* Montgomery arithmetic modulo the 1024-bit SAKKE prime p and group order q (see
- * sakke_fp_internal.h). Portable C with unsigned __int128; constant-time throughout except the
- * functions named _vartime, which only ever see public values. */
+ * sakke_fp_internal.h). Portable C with unsigned __int128, plus MULX/ADCX/ADOX kernels for
+ * fp_mul and fp_sqr on x86-64 CPUs with BMI2 and ADX (sakke_fp_mont_internal.h; chosen once at
+ * run time). Constant-time throughout except the functions named _vartime, which only ever see
+ * public values. */
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ct_internal.h"
 #include "common/ctgrind_internal.h"
 #include "common/error_internal.h"
 #include "crypto/sakke_fp_internal.h"
+#include "crypto/sakke_fp_mont_internal.h"
+
+#if MCX_FP_HAVE_ADX
+#include <cpuid.h>
+#endif
 
 __extension__ typedef unsigned __int128 u128;
 
@@ -30,8 +39,8 @@ static void reduce_once(uint64_t r[FP_LIMBS], const uint64_t t[FP_LIMBS], uint64
 }
 
 /* CIOS Montgomery multiplication (Koc, Acar, Kaliski 1996): r = a*b*2^-1024 mod m. */
-static void mont_mul(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const uint64_t b[FP_LIMBS],
-                     const fp_mod *md)
+void fp_mont_mul_portable(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS],
+                          const uint64_t b[FP_LIMBS], const fp_mod *md)
 {
     uint64_t t[FP_LIMBS + 2] = {0};
     const uint64_t *m = md->m;
@@ -59,16 +68,59 @@ static void mont_mul(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const uin
     reduce_once(r, t, t[FP_LIMBS], m);
 }
 
+int fp_mont_cpu_has_adx(void)
+{
+#if MCX_FP_HAVE_ADX
+    /* CPUID.(EAX=7, ECX=0):EBX bit 8 = BMI2 (MULX), bit 19 = ADX (ADCX/ADOX). clang 14's
+     * __builtin_cpu_supports knows no "adx", so read CPUID directly. */
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    return (ebx >> 8 & 1) && (ebx >> 19 & 1);
+#else
+    return 0;
+#endif
+}
+
+/* 0 = not decided yet, else fp_mont_impl + 1. Every thread that races here computes the same
+ * value, so relaxed ordering is enough. */
+static _Atomic int fp_mont_choice;
+
+fp_mont_impl fp_mont_active(void)
+{
+    int c = atomic_load_explicit(&fp_mont_choice, memory_order_relaxed);
+    if (c == 0) {
+        const char *force = getenv("MCX_FP_PORTABLE");
+        int portable = force != NULL && force[0] != '\0' && strcmp(force, "0") != 0;
+        c = 1 + (!portable && fp_mont_cpu_has_adx() ? FP_MONT_ADX : FP_MONT_PORTABLE);
+        atomic_store_explicit(&fp_mont_choice, c, memory_order_relaxed);
+    }
+    return (fp_mont_impl)(c - 1);
+}
+
+/* The branch on the kernel choice depends only on the CPU and the environment, never on data. */
 void fp_mul(fp *r, const fp *a, const fp *b, const fp_mod *md)
 {
     fp_mul_count++;
-    mont_mul(r->v, a->v, b->v, md);
+#if MCX_FP_HAVE_ADX
+    if (fp_mont_active() == FP_MONT_ADX) {
+        fp_mont_mul_adx(r->v, a->v, b->v, md);
+        return;
+    }
+#endif
+    fp_mont_mul_portable(r->v, a->v, b->v, md);
 }
 
 void fp_sqr(fp *r, const fp *a, const fp_mod *md)
 {
     fp_mul_count++;
-    mont_mul(r->v, a->v, a->v, md);
+#if MCX_FP_HAVE_ADX
+    if (fp_mont_active() == FP_MONT_ADX) {
+        fp_mont_sqr_adx(r->v, a->v, md);
+        return;
+    }
+#endif
+    fp_mont_mul_portable(r->v, a->v, a->v, md);
 }
 
 void fp_add(fp *r, const fp *a, const fp *b, const fp_mod *md)
