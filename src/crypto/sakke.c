@@ -434,10 +434,7 @@ mcx_status mcx_sakke_receiver_new(mcx_sakke_receiver **out, const uint8_t Z[MCX_
     if (st == MCX_OK) {
         memset(&one, 0, sizeof one);
         one.v[0] = 1;
-        if (fp_is_zero(&r->b))
-            st = ec_table_mul2_jac(&t, r->kms->table, &one, NULL, NULL);
-        else
-            st = ec_table_mul2_jac(&t, sakke_P_table(), &r->b, r->kms->table, &one);
+        st = r_times_bPZ(&t, r->kms, &one, &r->b); /* [1]([b]P + Z) */
     }
     if (st == MCX_OK)
         st = ec_to_affine(&bPZ, &t);

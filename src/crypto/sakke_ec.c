@@ -211,17 +211,8 @@ void ec_mul_vartime(ec_jac *r, const ec_affine *base, const uint64_t *k, size_t 
 
 int ec_in_subgroup_vartime(const ec_affine *pt)
 {
-    uint8_t qb[FP_BYTES];
-    fp q;
-    sakke_q_bytes(qb);
-    for (int i = 0; i < FP_LIMBS; i++) {
-        uint64_t w = 0;
-        for (int k = 0; k < 8; k++)
-            w = (w << 8) | qb[FP_BYTES - 8 * (i + 1) + k];
-        q.v[i] = w;
-    }
     ec_jac r;
-    ec_mul_vartime(&r, pt, q.v, FP_LIMBS);
+    ec_mul_vartime(&r, pt, sakke_q.m, FP_LIMBS);
     return fp_is_zero(&r.Z) != 0;
 }
 
@@ -262,9 +253,9 @@ mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)
     BIGNUM *x = BN_bin2bn(buf, FP_BYTES, NULL);
     BIGNUM *m = NULL;
     uint8_t mb[FP_BYTES];
-    for (int i = 0; i < FP_LIMBS; i++)
-        for (int k = 0; k < 8; k++)
-            mb[FP_BYTES - 8 * i - 1 - k] = (uint8_t)(md->m[i] >> (8 * k));
+    fp modulus;
+    memcpy(modulus.v, md->m, sizeof modulus.v);
+    fp_to_bytes(mb, &modulus);
     m = BN_bin2bn(mb, FP_BYTES, NULL);
     if (ctx == NULL || x == NULL || m == NULL || BN_mod_inverse(x, x, m, ctx) == NULL ||
         BN_bn2binpad(x, buf, FP_BYTES) != FP_BYTES) {
@@ -284,6 +275,16 @@ out:
     mcx_memzero(buf, sizeof buf);
     mcx_memzero(&beta, sizeof beta);
     return st;
+}
+
+void ec_to_affine_vartime(ec_affine *r, const ec_jac *a)
+{
+    fp zi, zi2;
+    fp_inv(&zi, &a->Z, P);
+    fp_sqr(&zi2, &zi, P);
+    fp_mul(&r->x, &a->X, &zi2, P);
+    fp_mul(&zi2, &zi2, &zi, P);
+    fp_mul(&r->y, &a->Y, &zi2, P);
 }
 
 mcx_status ec_to_affine(ec_affine *r, const ec_jac *a)

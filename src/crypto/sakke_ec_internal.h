@@ -46,6 +46,9 @@ void ec_madd(ec_jac *r, const ec_jac *a, const ec_affine *b, uint64_t *exception
  * Errors: MCX_E_RANDOM, MCX_E_INTERNAL. */
 mcx_status ec_to_affine(ec_affine *r, const ec_jac *a);
 
+/* r = a to affine for a public point (not infinity): plain inversion, no blinding. */
+void ec_to_affine_vartime(ec_affine *r, const ec_jac *a);
+
 /* Projective equality of a (Jacobian) with b (affine), constant-time; all-ones if equal. */
 uint64_t ec_jac_eq_affine(const ec_jac *a, const ec_affine *b);
 

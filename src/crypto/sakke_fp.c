@@ -209,15 +209,20 @@ void fp_pow_vartime(fp *r, const fp *a, const uint64_t *e, size_t nlimbs, const 
     *r = acc;
 }
 
-mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, const char *what)
+void fp_limbs_from_be(uint64_t r[FP_LIMBS], const uint8_t in[FP_BYTES])
 {
-    fp t;
     for (int i = 0; i < FP_LIMBS; i++) {
         uint64_t w = 0;
         for (int k = 0; k < 8; k++)
             w = (w << 8) | in[FP_BYTES - 8 * (i + 1) + k];
-        t.v[i] = w;
+        r[i] = w;
     }
+}
+
+mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, const char *what)
+{
+    fp t = {{0}}; /* filled by fp_limbs_from_be (initialised for the static analyser) */
+    fp_limbs_from_be(t.v, in);
     /* t < m iff t - m borrows */
     uint64_t borrow = 0;
     for (int i = 0; i < FP_LIMBS; i++) {
@@ -235,13 +240,8 @@ mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, co
 
 void fp_from_bytes_reduce(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md)
 {
-    uint64_t t[FP_LIMBS];
-    for (int i = 0; i < FP_LIMBS; i++) {
-        uint64_t w = 0;
-        for (int k = 0; k < 8; k++)
-            w = (w << 8) | in[FP_BYTES - 8 * (i + 1) + k];
-        t[i] = w;
-    }
+    uint64_t t[FP_LIMBS] = {0};
+    fp_limbs_from_be(t, in);
     for (int k = 0; k < 7; k++)
         reduce_once(t, t, 0, md->m);
     memcpy(r->v, t, sizeof t);
@@ -282,12 +282,7 @@ void fp_cmov(fp *r, const fp *a, uint64_t mask)
 void fp_mod_init(fp_mod *md, const uint8_t modulus_be[FP_BYTES])
 {
     memset(md, 0, sizeof *md);
-    for (int i = 0; i < FP_LIMBS; i++) {
-        uint64_t w = 0;
-        for (int k = 0; k < 8; k++)
-            w = (w << 8) | modulus_be[FP_BYTES - 8 * (i + 1) + k];
-        md->m[i] = w;
-    }
+    fp_limbs_from_be(md->m, modulus_be);
     /* -m^-1 mod 2^64 by Newton iteration: x = x*(2 - m*x) doubles the correct bits. */
     uint64_t x = 1;
     for (int i = 0; i < 6; i++)

@@ -61,6 +61,8 @@ void fp_pow_vartime(fp *r, const fp *a, const uint64_t *e, size_t nlimbs, const 
 mcx_status fp_from_bytes(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md, const char *what);
 void fp_from_bytes_reduce(fp *r, const uint8_t in[FP_BYTES], const fp_mod *md);
 void fp_to_bytes(uint8_t out[FP_BYTES], const fp *a);
+/* The limbs of a big-endian value, unreduced and without Montgomery conversion. */
+void fp_limbs_from_be(uint64_t r[FP_LIMBS], const uint8_t in[FP_BYTES]);
 
 /* Masks (all-ones or 0). */
 uint64_t fp_is_zero(const fp *a);

@@ -93,7 +93,11 @@ mcx_status sakke_g_pow(fp *out, const fp *r)
             fp_mul(&at, &f.a, &t, P);
             fp_sub(&f.a, &f.a, &bt, P);
             fp_add(&f.b, &f.b, &at, P);
+            mcx_memzero(&bt, sizeof bt);
+            mcx_memzero(&at, sizeof at);
         }
+        mcx_memzero(&t, sizeof t); /* selected by the secret exponent's digit */
+        mcx_memzero(&nt, sizeof nt);
     }
     mcx_status st = fp2_to_pfp(out, &f);
     mcx_memzero(&f, sizeof f);

@@ -341,6 +341,7 @@ static void mul_line(fp2 *f, const fp *beta, const fp *gamma, const ec_affine *Q
     fp_add(&ln.a, &Q->x, beta, P);
     fp_mul(&ln.b, gamma, &Q->y, P);
     fp2_mul(f, f, &ln);
+    mcx_memzero(&ln, sizeof ln); /* derived from the secret RSK's lines */
 }
 
 mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q)

@@ -47,12 +47,7 @@ ec_table *ec_table_new(const ec_affine *base)
         jac[i * EC_TABLE_ODD] = b;
         /* the base of a table is public, so the additions may be variable-time */
         ec_affine twice_aff;
-        fp zi, zi2;
-        fp_inv(&zi, &twice.Z, P);
-        fp_sqr(&zi2, &zi, P);
-        fp_mul(&twice_aff.x, &twice.X, &zi2, P);
-        fp_mul(&zi2, &zi2, &zi, P);
-        fp_mul(&twice_aff.y, &twice.Y, &zi2, P);
+        ec_to_affine_vartime(&twice_aff, &twice);
         for (int j = 1; j < EC_TABLE_ODD; j++) {
             uint64_t exc = 0;
             ec_madd(&jac[i * EC_TABLE_ODD + j], &jac[i * EC_TABLE_ODD + j - 1], &twice_aff, &exc);
@@ -200,12 +195,7 @@ static void fallback_vartime(ec_jac *r, const ec_table *t1, const fp *k1, const 
         *r = b;
         return;
     }
-    fp zi, zi2;
-    fp_inv(&zi, &b.Z, P);
-    fp_sqr(&zi2, &zi, P);
-    fp_mul(&bb.x, &b.X, &zi2, P);
-    fp_mul(&zi2, &zi2, &zi, P);
-    fp_mul(&bb.y, &b.Y, &zi2, P);
+    ec_to_affine_vartime(&bb, &b);
     uint64_t exc = 0;
     ec_jac s;
     ec_madd(&s, &a, &bb, &exc);
