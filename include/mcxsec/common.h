@@ -34,7 +34,13 @@ typedef enum mcx_status {
     MCX_E_SED_INVALID,  /* a SAKKE SED fails the receiver's check of R (RFC 6508 6.2.2) */
     MCX_E_NOMEM,        /* out of memory */
     MCX_E_RANDOM,       /* the random generator failed */
-    MCX_E_INTERNAL      /* an internal invariant or a library call failed */
+    MCX_E_INTERNAL,     /* an internal invariant or a library call failed */
+    MCX_E_UNSUPPORTED,  /* a well-formed input uses a feature or value mcxsec does not support */
+    MCX_E_TIME,         /* a timestamp lies outside the acceptance window */
+    MCX_E_REPLAY,       /* a message was seen before within its acceptance window */
+    MCX_E_UNKNOWN_PEER, /* a sender, receiver or KMS is not known or not trusted */
+    MCX_E_NO_KEY,       /* no key is held for the identity or key period a message needs */
+    MCX_E_TAG_INVALID   /* an authentication tag (AES-GCM, HMAC) does not verify */
 } mcx_status;
 
 /* Short stable name of a status, e.g. "MCX_E_SIG_INVALID". */

@@ -54,6 +54,18 @@ const char *mcx_status_name(mcx_status st)
         return "MCX_E_RANDOM";
     case MCX_E_INTERNAL:
         return "MCX_E_INTERNAL";
+    case MCX_E_UNSUPPORTED:
+        return "MCX_E_UNSUPPORTED";
+    case MCX_E_TIME:
+        return "MCX_E_TIME";
+    case MCX_E_REPLAY:
+        return "MCX_E_REPLAY";
+    case MCX_E_UNKNOWN_PEER:
+        return "MCX_E_UNKNOWN_PEER";
+    case MCX_E_NO_KEY:
+        return "MCX_E_NO_KEY";
+    case MCX_E_TAG_INVALID:
+        return "MCX_E_TAG_INVALID";
     }
     return "MCX_E_UNKNOWN";
 }

@@ -110,6 +110,12 @@ static int status_exit(mcx_status st)
     case MCX_E_KEY_INVALID:
     case MCX_E_SIG_INVALID:
     case MCX_E_SED_INVALID:
+    case MCX_E_UNSUPPORTED:
+    case MCX_E_TIME:
+    case MCX_E_REPLAY:
+    case MCX_E_UNKNOWN_PEER:
+    case MCX_E_NO_KEY:
+    case MCX_E_TAG_INVALID:
         return CLI_EXIT_REJECTED;
     default:
         return CLI_EXIT_FAILED;
