@@ -10,12 +10,16 @@
 
 typedef void (*vec_handler)(const vec_file *f);
 
-void vec_register(const char *family, const char *file, vec_handler fn);
+/* label: the ctest label of the capability the family proves ("crypto", "mikey", ...); the
+ * runner runs the families of one label (--label L) or all of them. */
+void vec_register(const char *family, const char *label, const char *file, vec_handler fn);
 
-#define VEC_FAMILY(name, file, fn)                                                                 \
+#define VEC_FAMILY(name, file, fn) VEC_FAMILY_LABEL(name, "crypto", file, fn)
+
+#define VEC_FAMILY_LABEL(name, label, file, fn)                                                    \
     __attribute__((constructor)) static void vec_register_##name(void)                             \
     {                                                                                              \
-        vec_register(#name, file, fn);                                                             \
+        vec_register(#name, label, file, fn);                                                      \
     }
 
 #endif
