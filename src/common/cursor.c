@@ -200,8 +200,8 @@ mcx_status wr_fill_len(mcx_writer *w, size_t mark, size_t width, const char *wha
         return MCX_OK; /* reported once by wr_status */
     size_t n = w->pos - mark - width;
     if (width < 8 && n >> (8 * width))
-        return MCX_FAIL(MCX_E_LENGTH, "%s is %zu octets, more than a %zu-octet length allows",
-                        what, n, width);
+        return MCX_FAIL(MCX_E_LENGTH, "%s is %zu octets, more than a %zu-octet length allows", what,
+                        n, width);
     for (size_t i = width; i-- > 0; n >>= 8)
         w->buf[mark + i] = (uint8_t)n;
     return MCX_OK;
