@@ -1,7 +1,9 @@
 /* mcx-demo: one MCX security domain in one process, step by step. A KMS creates its master keys and
  * certificate, issues key sets to two users for the current key period, the clients validate them,
- * alice signs a message for bob (ECCSI, RFC 6507) and sends him a fresh key (SAKKE, RFC 6508), as
- * every MIKEY-SAKKE I_MESSAGE of TS 33.180 does. Exits non-zero if any step fails. */
+ * alice signs a message for bob (ECCSI, RFC 6507) and sends him a fresh key (SAKKE, RFC 6508);
+ * then she calls him: a private-call key in a signed MIKEY-SAKKE I_MESSAGE (TS 33.180 E), which
+ * bob opens and turns into SRTP master keys, and a replayed copy is refused. Exits non-zero if any
+ * step fails. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +11,7 @@
 #include "mcxsec/eccsi.h"
 #include "mcxsec/hex.h"
 #include "mcxsec/mem.h"
+#include "mcxsec/mikey.h"
 #include "mcxsec/sakke.h"
 #include "mcxsec/uid.h"
 
@@ -102,6 +105,10 @@ static double seconds_since(const struct timespec *t0)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
+
+static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
+                        const uint8_t Z[MCX_SAKKE_POINT_BYTES], uint64_t period_no,
+                        const user *alice, const user *bob);
 
 static int run(kms_secrets *kms, user *alice, user *bob)
 {
@@ -197,7 +204,7 @@ static int run(kms_secrets *kms, user *alice, user *bob)
         goto out;
     }
     printf("      bob decapsulates it with his RSK: the two keys match\n");
-    rc = 0;
+    rc = private_call(kpak, Z, period_no, alice, bob);
 out:
     mcx_sakke_sender_free(sender);
     mcx_memzero(key, sizeof key);
@@ -231,5 +238,101 @@ int main(void)
     mcx_secure_free(bob.sec);
     if (rc == 0)
         printf("done in %.2f s\n", seconds_since(&t0));
+    return rc;
+}
+
+/* 7. alice calls bob: a private-call key (PCK) in a MIKEY-SAKKE I_MESSAGE. */
+static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
+                        const uint8_t Z[MCX_SAKKE_POINT_BYTES], uint64_t period_no,
+                        const user *alice, const user *bob)
+{
+    mcx_kms_cert cert;
+    memset(&cert, 0, sizeof cert);
+    snprintf(cert.uri, sizeof cert.uri, "%s", KMS_URI);
+    memcpy(cert.Z, Z, sizeof cert.Z);
+    memcpy(cert.kpak, kpak, sizeof cert.kpak);
+    cert.key_period = KEY_PERIOD;
+    cert.key_offset = KEY_OFFSET;
+    cert.id_mode = MCX_ID_RAW;
+
+    mcx_mikey_builder *b = NULL;
+    mcx_mikey_opener *o = NULL;
+    mcx_mikey_result res;
+    memset(&res, 0, sizeof res);
+    uint8_t pck[16], msg[MCX_MIKEY_MAX_BYTES];
+    uint8_t srtp_key[MCX_SRTP_MASTER_KEY_BYTES], srtp_salt[MCX_SRTP_MASTER_SALT_BYTES];
+    size_t n = 0;
+    uint32_t pck_id = 0;
+    char a[32], c[32];
+    int rc = 1;
+    mcx_status st = mcx_random(pck, sizeof pck);
+    if (st == MCX_OK)
+        st = mcx_key_id_new(MCX_KEY_PCK, &pck_id);
+    if (st == MCX_OK)
+        st = mcx_mikey_builder_new(&b, &cert, alice->uri, NULL, period_no, alice->sec->ssk,
+                                   alice->pvt);
+    mcx_mikey_build_args args = {.type = MCX_KEY_PCK,
+                                 .key = pck,
+                                 .key_len = sizeof pck,
+                                 .key_id = pck_id,
+                                 .receiver_uri = bob->uri,
+                                 .cs_id = -1};
+    if (st == MCX_OK)
+        st = mcx_mikey_build(b, &args, msg, sizeof msg, &n);
+    if (st != MCX_OK) {
+        failed("building the I_MESSAGE", st);
+        goto out;
+    }
+    printf("[7] alice calls bob: PCK-ID %08x in a MIKEY-SAKKE I_MESSAGE of %zu octets\n"
+           "      HDR T RAND IDR(uid i) IDR(uid r) IDR(kms i) IDR(kms r) SAKKE SIGN(ECCSI)\n",
+           (unsigned)pck_id, n);
+
+    /* bob: trusts the KMS, holds his RSK, learns alice's URI from the SIP INVITE's From. */
+    st = mcx_mikey_opener_new(&o, NULL);
+    if (st == MCX_OK)
+        st = mcx_mikey_opener_add_kms(o, &cert);
+    if (st == MCX_OK)
+        st = mcx_mikey_opener_add_identity(o, bob->uri, NULL, KMS_URI, period_no, bob->sec->rsk);
+    if (st != MCX_OK) {
+        failed("bob's MIKEY receiver", st);
+        goto out;
+    }
+    st = mcx_mikey_open(o, msg, n, alice->uri, &res);
+    if (st != MCX_OK) {
+        fprintf(stderr, "mcx-demo: FAILED: bob rejects the I_MESSAGE (%s): %s\n",
+                mcx_mikey_stage_verdict(res.stage), res.reason);
+        goto out;
+    }
+    if (res.key_len != sizeof pck || !mcx_ct_equal(res.key, pck, sizeof pck) ||
+        res.key_id != pck_id) {
+        fprintf(stderr, "mcx-demo: FAILED: bob opened a different key\n");
+        goto out;
+    }
+    printf("      bob: signature of %s valid (key period %llu), PCK %s recovered\n", res.sender_uri,
+           (unsigned long long)res.sender_period_no, abbrev(res.key, 16, a));
+    st = mcx_srtp_master(res.key, res.key_len, MCX_CS_MCPTT_PRIVATE_INITIATOR, res.csb_id, res.rand,
+                         res.rand_len, srtp_key, sizeof srtp_key, srtp_salt, sizeof srtp_salt);
+    if (st != MCX_OK) {
+        failed("SRTP key derivation", st);
+        goto out;
+    }
+    printf("      SRTP master key %s, salt %s for alice's stream (CS-ID 0, MKI = PCK-ID)\n",
+           abbrev(srtp_key, sizeof srtp_key, a), abbrev(srtp_salt, sizeof srtp_salt, c));
+    mcx_mikey_result_wipe(&res);
+    st = mcx_mikey_open(o, msg, n, alice->uri, &res);
+    if (st != MCX_E_REPLAY) {
+        fprintf(stderr, "mcx-demo: FAILED: a replayed I_MESSAGE was not refused as a replay\n");
+        goto out;
+    }
+    printf("      the same I_MESSAGE again: %s (%s)\n", mcx_mikey_stage_verdict(res.stage),
+           res.reason);
+    rc = 0;
+out:
+    mcx_mikey_result_wipe(&res);
+    mcx_mikey_opener_free(o);
+    mcx_mikey_builder_free(b);
+    mcx_memzero(pck, sizeof pck);
+    mcx_memzero(srtp_key, sizeof srtp_key);
+    mcx_memzero(srtp_salt, sizeof srtp_salt);
     return rc;
 }
