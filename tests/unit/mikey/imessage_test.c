@@ -227,21 +227,20 @@ static void test_every_flipped_byte(void)
     size_t n = gmk_to(b, &ALICE, msg, key);
     size_t refused = 0;
     for (size_t i = 0; i < n; i++) {
-        for (unsigned bit = 0; bit < 8; bit += 7) {
-            uint8_t bad[MCX_MIKEY_MAX_BYTES];
-            memcpy(bad, msg, n);
-            bad[i] ^= (uint8_t)(1u << bit);
-            mcx_mikey_result r;
-            if (mcx_mikey_open(o, bad, n, NULL, &r) != MCX_OK && r.key_len == 0)
-                refused++;
-            else
-                fprintf(stderr, "  flipping bit %u of byte %zu was accepted\n", bit, i);
-            /* nothing past the signature ran for a bad message */
-            CHECK(r.stage != MCX_MIKEY_STAGE_DECRYPT && r.stage != MCX_MIKEY_STAGE_PARAMS);
-            mcx_mikey_result_wipe(&r);
-        }
+        unsigned bit = (unsigned)(i % 8); /* every octet, every bit position along the way */
+        uint8_t bad[MCX_MIKEY_MAX_BYTES];
+        memcpy(bad, msg, n);
+        bad[i] ^= (uint8_t)(1u << bit);
+        mcx_mikey_result r;
+        if (mcx_mikey_open(o, bad, n, NULL, &r) != MCX_OK && r.key_len == 0)
+            refused++;
+        else
+            fprintf(stderr, "  flipping bit %u of byte %zu was accepted\n", bit, i);
+        /* nothing past the signature ran for a bad message */
+        CHECK(r.stage != MCX_MIKEY_STAGE_DECRYPT && r.stage != MCX_MIKEY_STAGE_PARAMS);
+        mcx_mikey_result_wipe(&r);
     }
-    CHECK(refused == 2 * n);
+    CHECK(refused == n);
     /* and the untouched message still opens (nothing was remembered for the bad ones) */
     mcx_mikey_result r;
     CHECK_OK(mcx_mikey_open(o, msg, n, NULL, &r));
