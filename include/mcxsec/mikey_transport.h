@@ -96,7 +96,8 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_sdp_keymgmt_parse(const char *value, size_
  * body is checked, used or not; the first of a level wins. *out_len receives the octets; if
  * line is not NULL it receives the 1-based line number of the attribute used.
  * Errors: MCX_E_ARG (NULL argument, media below MCX_SDP_ANY),
- *         MCX_E_ENCODING (a malformed key-mgmt:mikey line: "SDP: key-mgmt line 7: ..."),
+ *         MCX_E_ENCODING (a key-mgmt line without protocol id, or a malformed key-mgmt:mikey
+ *         line, named by number: "SDP: key-mgmt line 7: ..."),
  *         MCX_E_NO_KEY (the body carries no MIKEY message for the choice, or has no media-th
  *         m= section),
  *         MCX_E_LENGTH (len above MCX_TRANSPORT_BODY_MAX, or the message does not fit; in the
