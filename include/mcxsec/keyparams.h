@@ -17,9 +17,9 @@
 extern "C" {
 #endif
 
-#define MCX_KP_TEXT_MAX       256 /* longest text kept (a longer one is MCX_E_UNSUPPORTED) */
-#define MCX_KP_GROUPS_MAX     8   /* most group IDs kept */
-#define MCX_KP_GROUP_ID_MAX   256 /* longest group ID kept */
+#define MCX_KP_TEXT_MAX       256  /* longest text kept (a longer one is MCX_E_UNSUPPORTED) */
+#define MCX_KP_GROUPS_MAX     8    /* most group IDs kept */
+#define MCX_KP_GROUP_ID_MAX   256  /* longest group ID kept */
 #define MCX_KP_IEI_GROUP_ID   0x7b /* MC group ID IEI used by deployed GMSs (Alea, FORMATS §5) */
 #define MCX_KP_STATUS_ACTIVE  0x1u /* "not revoked" (TS 33.180 E.6.9) */
 #define MCX_KP_STATUS_GATEWAY 0x2u /* "shared with a security gateway" */
@@ -38,7 +38,9 @@ typedef struct mcx_key_params {
     uint16_t text_len;
     uint8_t text[MCX_KP_TEXT_MAX]; /* UTF-8, not NUL-terminated */
     /* Group IDs: present (has_groups = 1) for GMK, MKFC and MuSiK. An empty list is encoded as
-     * length 1, count 0 (what deployed GMSs send). */
+     * length 1, count 0 (what deployed GMSs send). Decoding sets has_groups to whether the field
+     * was there (0 for the 15-octet form and the legacy form); encoding writes the field for
+     * every GMK, MKFC and MuSiK, empty when has_groups is 0. */
     int has_groups;
     uint8_t n_groups;
     mcx_kp_group_id groups[MCX_KP_GROUPS_MAX];
@@ -48,7 +50,9 @@ typedef struct mcx_key_params {
 MCX_API int mcx_kp_type_has_groups(unsigned key_type);
 
 /* Encode the plain payload into out[0..cap); *out_len receives its length.
- * Errors: MCX_E_ARG, MCX_E_LENGTH (buffer too small), MCX_E_RANGE (a time above 2^40-1). */
+ * Errors: MCX_E_ARG (also: key type above 6, text or group IDs beyond the MCX_KP_* limits,
+ * n_groups without has_groups, group IDs for a type without them), MCX_E_LENGTH (buffer too
+ * small), MCX_E_RANGE (a time above 2^40-1). */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kp_encode(const mcx_key_params *kp, uint8_t *out, size_t cap,
                                                 size_t *out_len);
 
@@ -67,8 +71,11 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_kp_decode(const uint8_t *in, size_t len, m
 #define MCX_KP_WRAP_OVERHEAD       (12 + MCX_KP_IV_BYTES + 4 + 3 + MCX_KP_TAG_BYTES)
 
 /* Protect a plain payload for the General Extension of type 7: DPCK from (key, dppk_id) with
- * FC 0x53, a random IV, AES-128-GCM. date_time is written as given (0 is fine).
- * Errors: MCX_E_ARG, MCX_E_LENGTH, MCX_E_RANDOM, MCX_E_INTERNAL. */
+ * FC 0x53, a random IV, AES-128-GCM, message type 0x43, payload ID 0, sequence 0. date_time is
+ * written as given (0 is fine). plain is not checked; out must not overlap it. On failure no
+ * plaintext is left in out. Errors: MCX_E_ARG (also date_time above 2^40-1), MCX_E_LENGTH (empty
+ * key, plain over 65519 octets, buffer below plain_len + MCX_KP_WRAP_OVERHEAD), MCX_E_RANDOM,
+ * MCX_E_INTERNAL. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kp_protect(const uint8_t *key, size_t key_len,
                                                  uint32_t dppk_id, uint64_t date_time,
                                                  const uint8_t *plain, size_t plain_len,
@@ -91,8 +98,13 @@ typedef enum mcx_kp_form {
  * wrapper's DPPK-ID equals expect_dppk_id (the HDR CSB-ID), derive the DPCK, authenticate and
  * decrypt (AES-128-GCM or AES-256-GCM by the algorithm octet), decode into kp. A first octet of
  * 1..3 is the legacy unencrypted form (accepted only if allow_legacy). Nothing is written to kp
- * unless everything succeeds; the plaintext is wiped.
- * Errors: MCX_E_LENGTH, MCX_E_ENCODING, MCX_E_UNSUPPORTED (algorithm, legacy form not allowed),
+ * or *form (form may be NULL) unless everything succeeds; the plaintext is wiped.
+ * Strictness: the message type must have the "encrypted" bit 0x40 (SW 0x43, Alea 0x40); the TLV
+ * type must be 0 and the TLV length must equal the octets that follow it (SW's parser ignores
+ * the length; every known sender writes that value). Algorithm 2 (no known sender) uses the
+ * whole 32-octet KDF(key, 0x53, DPPK-ID) output as its AES-256 key.
+ * Errors: MCX_E_ARG (NULL key, in or kp), MCX_E_LENGTH, MCX_E_ENCODING, MCX_E_UNSUPPORTED
+ * (algorithm, legacy form not allowed, message type, TLV type, beyond the MCX_KP_* limits),
  * MCX_E_TAG_INVALID, MCX_E_INTERNAL; MCX_E_ENCODING also when the DPPK-ID is not the CSB-ID. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kp_open(const uint8_t *key, size_t key_len,
                                               uint32_t expect_dppk_id, const uint8_t *in,
