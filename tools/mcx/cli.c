@@ -12,17 +12,19 @@
 
 #include "mcxsec/hex.h"
 #include "mcxsec/mem.h"
+#include "mcxsec/mikey_transport.h"
 
-#define CLI_MAX_FLAGS 16
+#define CLI_MAX_FLAGS 32
 #define CLI_FILE_MAX  (16u * 1024u * 1024u) /* largest @FILE value accepted */
 
 typedef struct cli_value {
     int present;
     char *text;       /* the argument text as given (points into argv) */
-    uint8_t *bytes;   /* CLI_HEX: decoded octets */
-    size_t len;       /* CLI_HEX: number of octets */
+    uint8_t *bytes;   /* CLI_HEX, CLI_BYTES: decoded octets */
+    size_t len;       /* CLI_HEX, CLI_BYTES: number of octets */
     int bytes_secure; /* bytes came from mcx_secure_alloc */
     uint64_t u64;     /* CLI_U64 */
+    json_t *json;     /* CLI_JSON */
 } cli_value;
 
 struct cli_ctx {
@@ -152,6 +154,10 @@ static const char *metavar(cli_kind kind)
         return "TEXT";
     case CLI_U64:
         return "N";
+    case CLI_BYTES:
+        return "DATA";
+    case CLI_JSON:
+        return "JSON";
     case CLI_BOOL:
         break;
     }
@@ -191,12 +197,27 @@ static void print_command_help(FILE *f, const char *prog, const cli_command *cmd
                 (fl->opts & CLI_REQUIRED) ? "" : " (optional)");
     }
     fprintf(f, "  %-*s  %s\n", width, "-h, --help", "show this help");
-    int any_hex = 0;
-    for (size_t i = 0; i < cmd->n_flags; i++)
+    int any_hex = 0, any_bytes = 0, any_json = 0;
+    for (size_t i = 0; i < cmd->n_flags; i++) {
         any_hex |= cmd->flags[i].kind == CLI_HEX;
-    if (any_hex)
-        fprintf(f, "\nA HEX value may also be given as @FILE (read from FILE; @- reads standard "
-                   "input),\nwhich keeps secret keys out of the process list.\n");
+        any_bytes |= cmd->flags[i].kind == CLI_BYTES;
+        any_json |= cmd->flags[i].kind == CLI_JSON;
+    }
+    if (any_bytes)
+        fprintf(f, "\nA DATA value is hex, base64, or an SDP key-mgmt value 'mikey <base64>'.\n");
+    if (any_json)
+        fprintf(f, "\nA JSON value is a JSON text; quote it for the shell.\n");
+    if (any_hex || any_bytes || any_json) {
+        char kinds[32];
+        snprintf(kinds, sizeof kinds, "%s%s%s%s%s", any_hex ? "HEX" : "",
+                 any_hex && (any_bytes || any_json) ? (any_bytes && any_json ? ", " : " or ") : "",
+                 any_bytes ? "DATA" : "", any_bytes && any_json ? " or " : "",
+                 any_json ? "JSON" : "");
+        fprintf(f,
+                "\nA %s value may also be given as @FILE (read from FILE; @- reads standard "
+                "input),\nwhich keeps secret keys out of the process list.\n",
+                kinds);
+    }
     fprintf(f, "\noutput: %s\n", cmd->output);
     fprintf(f, "exit: 0 success, 1 key/signature/SED rejected, 2 usage or malformed input, "
                "3 internal failure\n");
@@ -270,6 +291,11 @@ const char *cli_str(const cli_ctx *ctx, const char *name)
 uint64_t cli_u64(const cli_ctx *ctx, const char *name)
 {
     return ctx->vals[flag_index(ctx, name)].u64;
+}
+
+json_t *cli_json(const cli_ctx *ctx, const char *name)
+{
+    return ctx->vals[flag_index(ctx, name)].json;
 }
 
 int cli_has(const cli_ctx *ctx, const char *name)
@@ -358,25 +384,100 @@ static int length_ok(const cli_flag *fl, size_t n)
     return n >= fl->min && (fl->max == 0 || n <= fl->max);
 }
 
-static int decode_hex(cli_ctx *ctx, const cli_flag *fl, cli_value *v)
+/* The text of a value: the argument itself, or the content of @FILE (@-: standard input), which
+ * the caller wipes and frees (*file_text). */
+static int value_text(cli_ctx *ctx, const cli_flag *fl, const cli_value *v, const char **text,
+                      char **file_text, size_t *file_n)
 {
-    const char *text = v->text;
-    char *file_text = NULL;
-    size_t file_n = 0;
     int rc = CLI_EXIT_OK;
-    if (text[0] == '@') {
-        if (strcmp(text + 1, "-") == 0) {
-            if (ctx->stdin_used)
-                return cli_usage(ctx, "--%s: standard input is already read by another flag",
-                                 fl->name);
-            ctx->stdin_used = 1;
-        }
-        file_text = read_text_file(ctx, fl->name, text + 1, &file_n, &rc);
-        if (file_text == NULL)
-            return rc;
-        text = file_text;
+    *text = v->text;
+    *file_text = NULL;
+    *file_n = 0;
+    if (v->text[0] != '@')
+        return CLI_EXIT_OK;
+    if (strcmp(v->text + 1, "-") == 0) {
+        if (ctx->stdin_used)
+            return cli_usage(ctx, "--%s: standard input is already read by another flag", fl->name);
+        ctx->stdin_used = 1;
     }
-    size_t cap = strlen(text) / 2 + 1;
+    *file_text = read_text_file(ctx, fl->name, v->text + 1, file_n, &rc);
+    if (*file_text == NULL)
+        return rc;
+    *text = *file_text;
+    return CLI_EXIT_OK;
+}
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int is_hex_text(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == ':' || is_blank(c)))
+            return 0;
+    }
+    return 1;
+}
+
+static int starts_ci(const char *s, size_t n, const char *lit)
+{
+    size_t k = strlen(lit);
+    if (n < k)
+        return 0;
+    for (size_t i = 0; i < k; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+mcx_status cli_bytes_decode(const char *text, uint8_t *out, size_t cap, size_t *out_len)
+{
+    size_t n = strlen(text);
+    while (n > 0 && is_blank(text[0])) {
+        text++;
+        n--;
+    }
+    while (n > 0 && is_blank(text[n - 1]))
+        n--;
+    /* RFC 4567 §3.1: the key-mgmt attribute value, or the whole SDP line. */
+    if ((starts_ci(text, n, "mikey") && (n == 5 || is_blank(text[5]))) ||
+        starts_ci(text, n, "a=key-mgmt:"))
+        return mcx_sdp_keymgmt_parse(text, n, out, cap, out_len);
+    if (n > 0 && is_hex_text(text, n))
+        return mcx_hex_decode(text, out, cap, out_len);
+    /* base64, possibly wrapped over lines: the decoder itself is strict and skips nothing. */
+    char *b64 = malloc(n + 1);
+    if (b64 == NULL) {
+        mcx_clear_error();
+        return MCX_E_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!is_blank(text[i]))
+            b64[k++] = text[i];
+    mcx_status st = mcx_base64_decode(b64, k, out, cap, out_len);
+    mcx_memzero(b64, n + 1);
+    free(b64);
+    return st;
+}
+
+static int decode_octets(cli_ctx *ctx, const cli_flag *fl, cli_value *v)
+{
+    const char *text;
+    char *file_text;
+    size_t file_n;
+    int rc = value_text(ctx, fl, v, &text, &file_text, &file_n);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    size_t cap = fl->kind == CLI_HEX ? strlen(text) / 2 + 1 : strlen(text) + 1;
     v->bytes_secure = (fl->opts & CLI_SECRET) != 0;
     v->bytes = v->bytes_secure ? mcx_secure_alloc(cap) : calloc(1, cap);
     if (v->bytes == NULL) {
@@ -384,7 +485,13 @@ static int decode_hex(cli_ctx *ctx, const cli_flag *fl, cli_value *v)
         rc = CLI_EXIT_FAILED;
         goto out;
     }
-    mcx_status st = mcx_hex_decode(text, v->bytes, cap, &v->len);
+    mcx_status st = fl->kind == CLI_HEX ? mcx_hex_decode(text, v->bytes, cap, &v->len)
+                                        : cli_bytes_decode(text, v->bytes, cap, &v->len);
+    if (st == MCX_E_NOMEM) {
+        fprintf(stderr, "%s: out of memory\n", ctx->prog);
+        rc = CLI_EXIT_FAILED;
+        goto out;
+    }
     if (st != MCX_OK) {
         if (file_text != NULL)
             rc = cli_usage(ctx, "--%s: %s: %s", fl->name, v->text + 1, mcx_last_error());
@@ -400,6 +507,26 @@ static int decode_hex(cli_ctx *ctx, const cli_flag *fl, cli_value *v)
         goto out;
     }
 out:
+    if (file_text != NULL) {
+        mcx_memzero(file_text, file_n);
+        free(file_text);
+    }
+    return rc;
+}
+
+static int decode_json(cli_ctx *ctx, const cli_flag *fl, cli_value *v)
+{
+    const char *text;
+    char *file_text;
+    size_t file_n;
+    int rc = value_text(ctx, fl, v, &text, &file_text, &file_n);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    json_error_t err;
+    v->json = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (v->json == NULL)
+        rc = cli_usage(ctx, "--%s: JSON: %s (line %d, column %d)", fl->name, err.text, err.line,
+                       err.column);
     if (file_text != NULL) {
         mcx_memzero(file_text, file_n);
         free(file_text);
@@ -466,8 +593,10 @@ static int parse_flags(cli_ctx *ctx, int argc, char **argv)
         if (!v->present || fl->kind == CLI_BOOL)
             continue;
         int rc = CLI_EXIT_OK;
-        if (fl->kind == CLI_HEX)
-            rc = decode_hex(ctx, fl, v);
+        if (fl->kind == CLI_HEX || fl->kind == CLI_BYTES)
+            rc = decode_octets(ctx, fl, v);
+        else if (fl->kind == CLI_JSON)
+            rc = decode_json(ctx, fl, v);
         else if (fl->kind == CLI_U64)
             rc = decode_u64(ctx, fl, v);
         else if (fl->max != 0 && strlen(v->text) > fl->max)
@@ -495,6 +624,8 @@ static void release_values(cli_ctx *ctx)
                 free(v->bytes);
             }
         }
+        if (v->json != NULL)
+            json_decref(v->json);
         if ((ctx->cmd->flags[k].opts & CLI_SECRET) && v->text != NULL && v->text[0] != '@')
             mcx_memzero(v->text, strlen(v->text));
         memset(v, 0, sizeof *v);

@@ -21,10 +21,13 @@
 enum { CLI_EXIT_OK = 0, CLI_EXIT_REJECTED = 1, CLI_EXIT_USAGE = 2, CLI_EXIT_FAILED = 3 };
 
 typedef enum cli_kind {
-    CLI_HEX,  /* octets given as hex, or read from a file with @FILE ('@-': standard input) */
-    CLI_STR,  /* a text string */
-    CLI_U64,  /* a non-negative decimal integer that fits in 64 bits */
-    CLI_BOOL, /* a switch without value */
+    CLI_HEX,   /* octets given as hex, or read from a file with @FILE ('@-': standard input) */
+    CLI_STR,   /* a text string */
+    CLI_U64,   /* a non-negative decimal integer that fits in 64 bits */
+    CLI_BOOL,  /* a switch without value */
+    CLI_BYTES, /* octets given as hex, base64 (RFC 4648), or an SDP key-mgmt value "mikey <base64>"
+                 (RFC 4567), or read from a file with @FILE; see cli_bytes_decode */
+    CLI_JSON,  /* a JSON text (RFC 8259), or read from a file with @FILE */
 } cli_kind;
 
 /* Flag options. */
@@ -35,8 +38,9 @@ typedef struct cli_flag {
     const char *name; /* without the leading "--" */
     cli_kind kind;
     unsigned opts; /* CLI_REQUIRED | CLI_SECRET */
-    /* CLI_HEX: the length in octets must be len[0] or len[1] when len[0] != 0, otherwise in
-     * [min, max] (max 0: no upper bound). CLI_STR: at most max characters (0: no bound). */
+    /* CLI_HEX, CLI_BYTES: the length in octets must be len[0] or len[1] when len[0] != 0,
+     * otherwise in [min, max] (max 0: no upper bound). CLI_STR: at most max characters (0: no
+     * bound). */
     size_t len[2];
     size_t min, max;
     const char *help;
@@ -66,14 +70,24 @@ typedef struct cli_group {
 int cli_main(int argc, char **argv, const cli_group *const *groups, size_t n_groups);
 
 /* Flag values of the running command, looked up by flag name (a name not in the command's table is
- * a programming error and aborts). Absent optional flags give NULL / 0 / 0. */
+ * a programming error and aborts). Absent optional flags give NULL / 0 / 0. cli_hex also returns
+ * the octets of a CLI_BYTES flag; cli_json the parsed value of a CLI_JSON flag (owned by the
+ * framework: neither modified nor released by the command; valid while it runs). */
 const uint8_t *cli_hex(const cli_ctx *ctx, const char *name, size_t *len);
+json_t *cli_json(const cli_ctx *ctx, const char *name);
 const char *cli_str(const cli_ctx *ctx, const char *name);
 uint64_t cli_u64(const cli_ctx *ctx, const char *name);
 int cli_has(const cli_ctx *ctx, const char *name);
 
 /* "mcx crypto sign": the prefix of every message the running command prints. */
 const char *cli_prog(const cli_ctx *ctx);
+
+/* Decode the text of a CLI_BYTES value into out[0..cap) (cap >= strlen(text) + 1 always suffices):
+ * after trimming white space, "mikey <base64>" or "a=key-mgmt:mikey <base64>" is an SDP key-mgmt
+ * value; text made only of hex digits (with the separators mcx_hex_decode skips) is hex; anything
+ * else is base64, with white space and line breaks removed first. Errors as the decoders':
+ * MCX_E_ENCODING, MCX_E_LENGTH, MCX_E_UNSUPPORTED, with the reason in mcx_last_error(). */
+mcx_status cli_bytes_decode(const char *text, uint8_t *out, size_t cap, size_t *out_len);
 
 /* Report a failed library call: "<prog>: <what>: <mcx_last_error()> (<status name>)" on stderr.
  * Returns the exit code for st: 1 for a rejected key, signature or SED (and any other verdict on
