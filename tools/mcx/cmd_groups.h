@@ -6,5 +6,6 @@
 #include "cli.h"
 
 extern const cli_group mcx_crypto_group;
+extern const cli_group mcx_mikey_group;
 
 #endif

@@ -4,6 +4,7 @@
 
 static const cli_group *const groups[] = {
     &mcx_crypto_group,
+    &mcx_mikey_group,
 };
 
 int main(int argc, char **argv)
