@@ -21,19 +21,55 @@ __extension__ typedef unsigned __int128 u128;
 
 _Thread_local uint64_t fp_mul_count;
 
+/* Carry chains: on x86-64 the ADC/SBB intrinsics (baseline instructions, no ADX needed), fully
+ * unrolled; elsewhere unsigned __int128. Both are branch-free. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <x86intrin.h>
+#define FP_UNROLL _Pragma("GCC unroll 16")
+typedef unsigned char fp_carry;
+static inline fp_carry addc(fp_carry c, uint64_t a, uint64_t b, uint64_t *r)
+{
+    unsigned long long t;
+    c = _addcarry_u64(c, a, b, &t);
+    *r = t;
+    return c;
+}
+static inline fp_carry subb(fp_carry c, uint64_t a, uint64_t b, uint64_t *r)
+{
+    unsigned long long t;
+    c = _subborrow_u64(c, a, b, &t);
+    *r = t;
+    return c;
+}
+#else
+#define FP_UNROLL
+typedef uint64_t fp_carry;
+static inline fp_carry addc(fp_carry c, uint64_t a, uint64_t b, uint64_t *r)
+{
+    u128 x = (u128)a + b + c;
+    *r = (uint64_t)x;
+    return (fp_carry)(x >> 64);
+}
+static inline fp_carry subb(fp_carry c, uint64_t a, uint64_t b, uint64_t *r)
+{
+    u128 x = (u128)a - b - c;
+    *r = (uint64_t)x;
+    return (fp_carry)(x >> 64) & 1;
+}
+#endif
+
 /* r = t - m if t >= m else t, where t has FP_LIMBS limbs plus a carry limb t_hi (0 or 1). */
 static void reduce_once(uint64_t r[FP_LIMBS], const uint64_t t[FP_LIMBS], uint64_t t_hi,
                         const uint64_t m[FP_LIMBS])
 {
     uint64_t d[FP_LIMBS];
-    uint64_t borrow = 0;
-    for (int i = 0; i < FP_LIMBS; i++) {
-        u128 x = (u128)t[i] - m[i] - borrow;
-        d[i] = (uint64_t)x;
-        borrow = (uint64_t)(x >> 64) & 1;
-    }
+    fp_carry borrow = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        borrow = subb(borrow, t[i], m[i], &d[i]);
     /* t >= m iff the subtraction did not borrow past the carry limb */
-    uint64_t keep_t = ct_mask_nonzero(borrow & (t_hi ^ 1));
+    uint64_t keep_t = ct_mask_bit((uint64_t)borrow & (t_hi ^ 1));
+    FP_UNROLL
     for (int i = 0; i < FP_LIMBS; i++)
         r[i] = ct_select(keep_t, t[i], d[i]);
 }
@@ -126,32 +162,26 @@ void fp_sqr(fp *r, const fp *a, const fp_mod *md)
 void fp_add(fp *r, const fp *a, const fp *b, const fp_mod *md)
 {
     uint64_t t[FP_LIMBS];
-    uint64_t carry = 0;
-    for (int i = 0; i < FP_LIMBS; i++) {
-        u128 x = (u128)a->v[i] + b->v[i] + carry;
-        t[i] = (uint64_t)x;
-        carry = (uint64_t)(x >> 64);
-    }
+    fp_carry carry = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        carry = addc(carry, a->v[i], b->v[i], &t[i]);
     reduce_once(r->v, t, carry, md->m);
 }
 
 void fp_sub(fp *r, const fp *a, const fp *b, const fp_mod *md)
 {
     uint64_t t[FP_LIMBS];
-    uint64_t borrow = 0;
-    for (int i = 0; i < FP_LIMBS; i++) {
-        u128 x = (u128)a->v[i] - b->v[i] - borrow;
-        t[i] = (uint64_t)x;
-        borrow = (uint64_t)(x >> 64) & 1;
-    }
+    fp_carry borrow = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        borrow = subb(borrow, a->v[i], b->v[i], &t[i]);
     /* add m back if the subtraction borrowed */
     uint64_t mask = ct_mask_bit(borrow);
-    uint64_t carry = 0;
-    for (int i = 0; i < FP_LIMBS; i++) {
-        u128 x = (u128)t[i] + (md->m[i] & mask) + carry;
-        r->v[i] = (uint64_t)x;
-        carry = (uint64_t)(x >> 64);
-    }
+    fp_carry carry = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        carry = addc(carry, t[i], md->m[i] & mask, &r->v[i]);
 }
 
 void fp_neg(fp *r, const fp *a, const fp_mod *md)
