@@ -326,18 +326,31 @@ void mcx_sakke_sender_free(mcx_sakke_sender *s)
     free(s);
 }
 
-/* [r]([b]P + Z) = [r b]P + [r]Z, as a Jacobian point */
-static mcx_status r_times_bPZ(ec_jac *out, const kms_ctx *kms, const fp *r, const fp *b)
+/* [r]([b]P + Z) = [r b]P + [r]Z, as an Edwards point */
+static mcx_status r_times_bPZ(ed_point *out, const kms_ctx *kms, const fp *r, const fp *b)
 {
     fp rb;
     mul_mod_q(&rb, r, b);
     mcx_status st;
     if (fp_is_zero(b)) /* b is public: the identity 0 mod q has [b]P = O */
-        st = ec_table_mul2_jac(out, kms->table, r, NULL, NULL);
+        st = ec_table_mul2(out, kms->table, r, NULL, NULL);
     else
-        st = ec_table_mul2_jac(out, sakke_P_table(), &rb, kms->table, r);
+        st = ec_table_mul2(out, sakke_P_table(), &rb, kms->table, r);
     mcx_memzero(&rb, sizeof rb);
     return st;
+}
+
+/* [b]P + Z for a receiver (b public), affine */
+static mcx_status bPZ(ec_affine *out, const kms_ctx *kms, const fp *b)
+{
+    if (fp_is_zero(b)) {
+        *out = kms->Z;
+        return MCX_OK;
+    }
+    ed_point t;
+    MCX_GUARD(ec_table_mul2(&t, sakke_P_table(), b, NULL, NULL));
+    ed_add(&t, &t, ec_table_base(kms->table));
+    return ed_to_weierstrass(out, &t); /* refuses [b]P + Z = O (b = -z: no RSK exists) */
 }
 
 static mcx_status check_ssv_len(size_t n)
@@ -357,19 +370,28 @@ mcx_status mcx_sakke_encap(const mcx_sakke_sender *s, const uint8_t *id, size_t 
     if (sed_cap < MCX_SAKKE_SED_BYTES(ssv_len))
         return MCX_FAIL(MCX_E_LENGTH, "SAKKE: SED buffer holds %zu octets, need %zu", sed_cap,
                         (size_t)MCX_SAKKE_SED_BYTES(ssv_len));
-    fp b, r, w;
-    ec_jac Rj;
+    fp b, r, w, den, inv, t;
+    fp2 f;
+    ed_point Re;
     ec_affine R;
     uint8_t wb[FP_BYTES], mask[MCX_SAKKE_SSV_MAX_BYTES];
     MCX_GUARD(id_to_scalar(&b, id, id_len));
     /* RFC 6508 §6.2.1 */
     h2ir_q(&r, ssv, ssv_len, id, id_len);             /* 1. r = HashToIntegerRange(SSV || b, q) */
-    mcx_status st = r_times_bPZ(&Rj, s->kms, &r, &b); /* 2. R = [r]([b]P + Z) */
+    mcx_status st = r_times_bPZ(&Re, s->kms, &r, &b); /* 2. R = [r]([b]P + Z) */
     if (st == MCX_OK)
-        st = ec_to_affine(&R, &Rj);
-    if (st == MCX_OK)
-        st = sakke_g_pow(&w, &r); /* 3. g^r */
+        st = sakke_g_pow_fp2(&f, &r); /* 3. g^r = f.b / f.a */
     if (st == MCX_OK) {
+        /* one blinded inversion for both R's denominator and f.a */
+        ed_to_weierstrass_den(&den, &Re);
+        fp_mul(&t, &den, &f.a, P);
+        st = fp_inv_blinded(&inv, &t, P);
+    }
+    if (st == MCX_OK) {
+        fp_mul(&t, &inv, &f.a, P); /* den^-1 */
+        ed_to_weierstrass_finish(&R, &Re, &t);
+        fp_mul(&t, &inv, &den, P); /* f.a^-1 */
+        fp_mul(&w, &f.b, &t, P);
         MCX_CT_PUBLIC(&R, sizeof R); /* R is sent in the clear */
         fp_from_mont(&w, &w, P);
         fp_to_bytes(wb, &w);
@@ -381,7 +403,11 @@ mcx_status mcx_sakke_encap(const mcx_sakke_sender *s, const uint8_t *id, size_t 
     }
     mcx_memzero(&r, sizeof r);
     mcx_memzero(&w, sizeof w);
-    mcx_memzero(&Rj, sizeof Rj);
+    mcx_memzero(&f, sizeof f);
+    mcx_memzero(&den, sizeof den);
+    mcx_memzero(&inv, sizeof inv);
+    mcx_memzero(&t, sizeof t);
+    mcx_memzero(&Re, sizeof Re);
     mcx_memzero(wb, sizeof wb);
     mcx_memzero(mask, sizeof mask);
     return st;
@@ -417,9 +443,8 @@ mcx_status mcx_sakke_receiver_new(mcx_sakke_receiver **out, const uint8_t Z[MCX_
     mcx_sakke_receiver *r = calloc(1, sizeof *r);
     if (r == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory");
-    ec_affine K, bPZ;
-    ec_jac t;
-    fp w, one;
+    ec_affine K, T;
+    fp w;
     int in_subgroup = 0;
     mcx_status st = id_to_scalar(&r->b, id, id_len);
     if (st == MCX_OK)
@@ -431,15 +456,10 @@ mcx_status mcx_sakke_receiver_new(mcx_sakke_receiver **out, const uint8_t Z[MCX_
     if (st == MCX_OK && !in_subgroup)
         st = MCX_FAIL(MCX_E_WRONG_ORDER, "SAKKE: RSK is not in the order-q subgroup");
     /* RFC 6508 §6.1.2: <[b]P + Z, RSK> == g */
-    if (st == MCX_OK) {
-        memset(&one, 0, sizeof one);
-        one.v[0] = 1;
-        st = r_times_bPZ(&t, r->kms, &one, &r->b); /* [1]([b]P + Z) */
-    }
     if (st == MCX_OK)
-        st = ec_to_affine(&bPZ, &t);
+        st = bPZ(&T, r->kms, &r->b);
     if (st == MCX_OK)
-        st = sakke_pairing_lines(&w, r->lines, &bPZ);
+        st = sakke_pairing_lines(&w, r->lines, &T);
     if (st == MCX_OK) {
         uint64_t ok = fp_eq(&w, &sakke_g);
         MCX_CT_PUBLIC(&ok, sizeof ok); /* validation verdict */
@@ -482,7 +502,7 @@ mcx_status mcx_sakke_decap(const mcx_sakke_receiver *rc, const uint8_t *sed, siz
     ec_affine R;
     MCX_GUARD(ec_decode(&R, sed, MCX_SAKKE_POINT_BYTES, "R in the SED"));
     fp w, r;
-    ec_jac Rc;
+    ed_point Rc;
     uint8_t wb[FP_BYTES], mask[MCX_SAKKE_SSV_MAX_BYTES], out[MCX_SAKKE_SSV_MAX_BYTES];
     /* RFC 6508 §6.2.2 */
     mcx_status st = sakke_pairing_lines(&w, rc->lines, &R); /* 1. w = <R, RSK> */
@@ -496,7 +516,7 @@ mcx_status mcx_sakke_decap(const mcx_sakke_receiver *rc, const uint8_t *sed, siz
         st = r_times_bPZ(&Rc, rc->kms, &r, &rc->b); /* 4. [r]([b]P + Z) == R ? */
     }
     if (st == MCX_OK) {
-        uint64_t ok = ec_jac_eq_affine(&Rc, &R);
+        uint64_t ok = ed_eq_weierstrass(&Rc, &R);
         MCX_CT_PUBLIC(&ok, sizeof ok); /* the verdict is public */
         if (ok) {
             memcpy(ssv, out, n);

@@ -228,6 +228,154 @@ uint64_t ec_jac_eq_affine(const ec_jac *a, const ec_affine *b)
     return eq & ~fp_is_zero(&a->Z);
 }
 
+/* ---- twisted Edwards form (see sakke_ec_internal.h) ---------------------------------------- */
+
+void ed_from_weierstrass(ed_point *r, const ec_affine *a)
+{
+    /* x_E = c s x / y = A / C and y_E = (x - s) / (x + s) = B / C with A = c s x (x + s),
+     * B = (x - s) y, C = y (x + s); extended: (A C : B C : C^2 : A B) */
+    fp xps, xms, A, B, C;
+    fp_add(&xps, &a->x, &sakke_ed_s, P);
+    fp_sub(&xms, &a->x, &sakke_ed_s, P);
+    fp_mul(&A, &a->x, &xps, P);
+    fp_mul(&A, &A, &sakke_ed_cs, P);
+    fp_mul(&B, &xms, &a->y, P);
+    fp_mul(&C, &a->y, &xps, P);
+    fp_mul(&r->X, &A, &C, P);
+    fp_mul(&r->Y, &B, &C, P);
+    fp_sqr(&r->Z, &C, P);
+    fp_mul(&r->T, &A, &B, P);
+}
+
+void ed_madd(ed_point *r, const ed_point *a, const ed_niels *b)
+{
+    fp A, B, C, D, E, F, G, H;
+    fp_sub(&A, &a->Y, &a->X, P);
+    fp_mul(&A, &A, &b->ym, P);
+    fp_add(&B, &a->Y, &a->X, P);
+    fp_mul(&B, &B, &b->yp, P);
+    fp_mul(&C, &a->T, &b->t2, P);
+    fp_add(&D, &a->Z, &a->Z, P);
+    fp_sub(&E, &B, &A, P);
+    fp_sub(&F, &D, &C, P);
+    fp_add(&G, &D, &C, P);
+    fp_add(&H, &B, &A, P);
+    fp_mul(&r->X, &E, &F, P);
+    fp_mul(&r->Y, &G, &H, P);
+    fp_mul(&r->T, &E, &H, P);
+    fp_mul(&r->Z, &F, &G, P);
+}
+
+void ed_add(ed_point *r, const ed_point *a, const ed_point *b)
+{
+    fp A, B, C, D, E, F, G, H, t;
+    fp_sub(&A, &a->Y, &a->X, P);
+    fp_sub(&t, &b->Y, &b->X, P);
+    fp_mul(&A, &A, &t, P);
+    fp_add(&B, &a->Y, &a->X, P);
+    fp_add(&t, &b->Y, &b->X, P);
+    fp_mul(&B, &B, &t, P);
+    fp_mul(&C, &a->T, &b->T, P);
+    fp_add(&C, &C, &C, P); /* 2d T1 T2 with d = 1 */
+    fp_mul(&D, &a->Z, &b->Z, P);
+    fp_add(&D, &D, &D, P);
+    fp_sub(&E, &B, &A, P);
+    fp_sub(&F, &D, &C, P);
+    fp_add(&G, &D, &C, P);
+    fp_add(&H, &B, &A, P);
+    fp_mul(&r->X, &E, &F, P);
+    fp_mul(&r->Y, &G, &H, P);
+    fp_mul(&r->T, &E, &H, P);
+    fp_mul(&r->Z, &F, &G, P);
+}
+
+void ed_dbl(ed_point *r, const ed_point *a)
+{
+    fp A, B, C, E, F, G, H;
+    fp_sqr(&A, &a->X, P);
+    fp_sqr(&B, &a->Y, P);
+    fp_sqr(&C, &a->Z, P);
+    fp_add(&C, &C, &C, P);
+    fp_add(&E, &a->X, &a->Y, P);
+    fp_sqr(&E, &E, P);
+    fp_sub(&E, &E, &A, P);
+    fp_sub(&E, &E, &B, P); /* 2XY */
+    fp_sub(&G, &B, &A, P); /* D + B with D = aA = -A */
+    fp_sub(&F, &G, &C, P);
+    fp_add(&H, &A, &B, P); /* -(D - B) */
+    fp_neg(&H, &H, P);
+    fp_mul(&r->X, &E, &F, P);
+    fp_mul(&r->Y, &G, &H, P);
+    fp_mul(&r->T, &E, &H, P);
+    fp_mul(&r->Z, &F, &G, P);
+}
+
+void ed_from_niels(ed_point *r, const ed_niels *n)
+{
+    fp_sub(&r->X, &n->yp, &n->ym, P);
+    fp_add(&r->Y, &n->yp, &n->ym, P);
+    r->Z = sakke_two;
+    r->T = n->t2;
+}
+
+void ed_niels_cneg(ed_niels *r, const ed_niels *n, uint64_t mask)
+{
+    fp nt;
+    fp_neg(&nt, &n->t2, P);
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t d = mask & (n->ym.v[i] ^ n->yp.v[i]);
+        uint64_t ym = n->ym.v[i] ^ d, yp = n->yp.v[i] ^ d;
+        r->ym.v[i] = ym;
+        r->yp.v[i] = yp;
+        r->t2.v[i] = ct_select(mask, nt.v[i], n->t2.v[i]);
+    }
+}
+
+void ed_to_weierstrass_den(fp *den, const ed_point *a)
+{
+    fp t;
+    fp_sub(&t, &a->Z, &a->Y, P);
+    fp_mul(den, &t, &a->X, P);
+}
+
+void ed_to_weierstrass_finish(ec_affine *r, const ed_point *a, const fp *den_inv)
+{
+    /* x = s (Z + Y) X / den, y = -3c Z (Z + Y) / den */
+    fp zpy, t;
+    fp_add(&zpy, &a->Z, &a->Y, P);
+    fp_mul(&zpy, &zpy, den_inv, P);
+    fp_mul(&t, &zpy, &a->X, P);
+    fp_mul(&r->x, &t, &sakke_ed_s, P);
+    fp_mul(&t, &zpy, &a->Z, P);
+    fp_mul(&r->y, &t, &sakke_ed_m3c, P);
+}
+
+mcx_status ed_to_weierstrass(ec_affine *r, const ed_point *a)
+{
+    fp den, inv;
+    ed_to_weierstrass_den(&den, a);
+    MCX_GUARD(fp_inv_blinded(&inv, &den, P));
+    ed_to_weierstrass_finish(r, a, &inv);
+    mcx_memzero(&inv, sizeof inv);
+    return MCX_OK;
+}
+
+uint64_t ed_eq_weierstrass(const ed_point *a, const ec_affine *b)
+{
+    fp zmy, zpy, l, rr;
+    fp_sub(&zmy, &a->Z, &a->Y, P);
+    fp_add(&zpy, &a->Z, &a->Y, P);
+    fp_mul(&l, &b->x, &zmy, P);
+    fp_mul(&rr, &sakke_ed_s, &zpy, P);
+    uint64_t eq = fp_eq(&l, &rr);
+    fp_mul(&l, &b->y, &zmy, P);
+    fp_mul(&l, &l, &a->X, P);
+    fp_mul(&rr, &sakke_ed_m3c, &zpy, P);
+    fp_mul(&rr, &rr, &a->Z, P);
+    eq &= fp_eq(&l, &rr);
+    return eq & ~fp_is_zero(&zmy);
+}
+
 /* ---- inversion ---------------------------------------------------------------------------- */
 
 mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)

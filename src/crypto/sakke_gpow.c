@@ -65,14 +65,13 @@ static void g_table_init(void)
     g_table = tab;
 }
 
-mcx_status sakke_g_pow(fp *out, const fp *r)
+mcx_status sakke_g_pow_fp2(fp2 *f, const fp *r)
 {
     pthread_once(&g_once, g_table_init);
     if (g_table == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory for the table of g");
     recoded rc;
     MCX_GUARD(ec_recode(&rc, r));
-    fp2 f;
     for (int i = 0; i < EC_TABLE_WINS; i++) {
         uint64_t negative;
         unsigned idx = ec_recode_digit(&rc, i, &negative);
@@ -84,23 +83,30 @@ mcx_status sakke_g_pow(fp *out, const fp *r)
         fp_neg(&nt, &t, P);
         fp_cmov(&t, &nt, negative);
         if (i == 0) {
-            f.a = sakke_p.one;
-            f.b = t;
+            f->a = sakke_p.one;
+            f->b = t;
         } else {
             /* (a + b i)(1 + t i) = (a - b t) + (b + a t) i */
             fp bt, at;
-            fp_mul(&bt, &f.b, &t, P);
-            fp_mul(&at, &f.a, &t, P);
-            fp_sub(&f.a, &f.a, &bt, P);
-            fp_add(&f.b, &f.b, &at, P);
+            fp_mul(&bt, &f->b, &t, P);
+            fp_mul(&at, &f->a, &t, P);
+            fp_sub(&f->a, &f->a, &bt, P);
+            fp_add(&f->b, &f->b, &at, P);
             mcx_memzero(&bt, sizeof bt);
             mcx_memzero(&at, sizeof at);
         }
         mcx_memzero(&t, sizeof t); /* selected by the secret exponent's digit */
         mcx_memzero(&nt, sizeof nt);
     }
+    mcx_memzero(&rc, sizeof rc);
+    return MCX_OK;
+}
+
+mcx_status sakke_g_pow(fp *out, const fp *r)
+{
+    fp2 f;
+    MCX_GUARD(sakke_g_pow_fp2(&f, r));
     mcx_status st = fp2_to_pfp(out, &f);
     mcx_memzero(&f, sizeof f);
-    mcx_memzero(&rc, sizeof rc);
     return st;
 }

@@ -40,6 +40,8 @@ mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q
 /* (1 + g i)^r as b/a in PF_p for a secret exponent r (plain form, < q) using a fixed-base table
  * of g built once per process. Errors: MCX_E_RANDOM, MCX_E_INTERNAL. */
 mcx_status sakke_g_pow(fp *out, const fp *r);
+/* The same before the projection: f = a + b i with b/a = (1 + g i)^r in PF_p (a != 0). */
+mcx_status sakke_g_pow_fp2(fp2 *f, const fp *r);
 
 /* Output of an element f = a + b i in PF_p: b/a (blinded inversion of a). */
 mcx_status fp2_to_pfp(fp *out, const fp2 *f);

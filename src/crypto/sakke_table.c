@@ -5,7 +5,11 @@
  * u = (k + 2^N - 1) / 2 and digit_i = 2 * u_i - (2^W - 1), where u_i is the i-th W-bit chunk of
  * u. Every digit is odd and nonzero, so the accumulator never meets the point at infinity and the
  * same sequence of W-bit table reads and mixed additions is done for every scalar. An even k is
- * replaced by q - k (odd) and the result negated. Each table read scans all 2^(W-1) entries. */
+ * replaced by q - k (odd) and the result negated. Each table read scans all 2^(W-1) entries.
+ *
+ * The entries and the accumulator live on the twisted Edwards form of the curve
+ * (sakke_ec_internal.h): 7M a window instead of 11M, and since every point involved has order q
+ * the unified addition has no exceptional case. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,58 +27,56 @@ __extension__ typedef unsigned __int128 u128;
 #define RECODE_BITS  (EC_TABLE_W * EC_TABLE_WINS)
 
 struct ec_table {
-    ec_affine base;
-    ec_affine pts[TABLE_POINTS]; /* pts[i * ODD + j] = [(2j+1) 2^(W i)] base */
+    ed_point base;
+    ed_niels pts[TABLE_POINTS]; /* pts[i * ODD + j] = [(2j+1) 2^(W i)] base */
 };
 
 ec_table *ec_table_new(const ec_affine *base)
 {
     ec_table *t = malloc(sizeof *t);
-    ec_jac *jac = malloc(sizeof(ec_jac) * TABLE_POINTS);
+    ed_point *pt = malloc(sizeof(ed_point) * TABLE_POINTS);
     fp *prod = malloc(sizeof(fp) * TABLE_POINTS);
-    if (t == NULL || jac == NULL || prod == NULL) {
+    if (t == NULL || pt == NULL || prod == NULL) {
         free(t);
-        free(jac);
+        free(pt);
         free(prod);
         return NULL;
     }
-    t->base = *base;
-    ec_jac b;
-    ec_from_affine(&b, base);
+    /* the base of a table is public: none of this needs to be constant-time */
+    ed_point b;
+    ed_from_weierstrass(&b, base);
+    t->base = b;
     for (int i = 0; i < EC_TABLE_WINS; i++) {
-        ec_jac twice;
-        ec_dbl(&twice, &b);
-        jac[i * EC_TABLE_ODD] = b;
-        /* the base of a table is public, so the additions may be variable-time */
-        ec_affine twice_aff;
-        ec_to_affine_vartime(&twice_aff, &twice);
-        for (int j = 1; j < EC_TABLE_ODD; j++) {
-            uint64_t exc = 0;
-            ec_madd(&jac[i * EC_TABLE_ODD + j], &jac[i * EC_TABLE_ODD + j - 1], &twice_aff, &exc);
-        }
+        ed_point twice;
+        ed_dbl(&twice, &b);
+        pt[i * EC_TABLE_ODD] = b;
+        for (int j = 1; j < EC_TABLE_ODD; j++)
+            ed_add(&pt[i * EC_TABLE_ODD + j], &pt[i * EC_TABLE_ODD + j - 1], &twice);
         for (int k = 0; k < EC_TABLE_W; k++)
-            ec_dbl(&b, &b);
+            ed_dbl(&b, &b);
     }
     /* Batch-normalise (Montgomery's trick): one inversion for all Z. */
-    prod[0] = jac[0].Z;
+    prod[0] = pt[0].Z;
     for (int i = 1; i < TABLE_POINTS; i++)
-        fp_mul(&prod[i], &prod[i - 1], &jac[i].Z, P);
+        fp_mul(&prod[i], &prod[i - 1], &pt[i].Z, P);
     fp inv;
     fp_inv(&inv, &prod[TABLE_POINTS - 1], P);
     for (int i = TABLE_POINTS - 1; i >= 0; i--) {
-        fp zi, zi2;
+        fp zi, x, y;
         if (i > 0) {
             fp_mul(&zi, &inv, &prod[i - 1], P);
-            fp_mul(&inv, &inv, &jac[i].Z, P);
+            fp_mul(&inv, &inv, &pt[i].Z, P);
         } else {
             zi = inv;
         }
-        fp_sqr(&zi2, &zi, P);
-        fp_mul(&t->pts[i].x, &jac[i].X, &zi2, P);
-        fp_mul(&zi2, &zi2, &zi, P);
-        fp_mul(&t->pts[i].y, &jac[i].Y, &zi2, P);
+        fp_mul(&x, &pt[i].X, &zi, P);
+        fp_mul(&y, &pt[i].Y, &zi, P);
+        fp_sub(&t->pts[i].ym, &y, &x, P);
+        fp_add(&t->pts[i].yp, &y, &x, P);
+        fp_mul(&t->pts[i].t2, &x, &y, P);
+        fp_add(&t->pts[i].t2, &t->pts[i].t2, &t->pts[i].t2, P);
     }
-    free(jac);
+    free(pt);
     free(prod);
     return t;
 }
@@ -82,6 +84,11 @@ ec_table *ec_table_new(const ec_affine *base)
 void ec_table_free(ec_table *t)
 {
     free(t);
+}
+
+const ed_point *ec_table_base(const ec_table *t)
+{
+    return &t->base;
 }
 
 mcx_status ec_recode(recoded *rc, const fp *k)
@@ -140,78 +147,47 @@ unsigned ec_recode_digit(const recoded *rc, int i, uint64_t *negative)
     return (c ^ (unsigned)(~top & (EC_TABLE_ODD - 1))) & (EC_TABLE_ODD - 1);
 }
 
-/* Constant-time read of digit i's point: scan every odd multiple of window i. */
-static void select_point(ec_affine *r, const ec_table *t, const recoded *rc, int i)
+/* Constant-time read of digit i's entry: every odd multiple of window i is read, and the wanted
+ * one is OR-ed in under an all-ones mask (the word loop vectorises). */
+static void select_entry(ed_niels *r, const ec_table *t, const recoded *rc, int i)
 {
     uint64_t negative;
     unsigned idx = ec_recode_digit(rc, i, &negative);
-    const ec_affine *row = &t->pts[i * EC_TABLE_ODD];
-    memset(r, 0, sizeof *r);
+    const ed_niels *row = &t->pts[i * EC_TABLE_ODD];
+    uint64_t acc[3 * FP_LIMBS];
+    memset(acc, 0, sizeof acc);
     for (unsigned j = 0; j < EC_TABLE_ODD; j++) {
         uint64_t m = ct_mask_eq(j, idx);
-        fp_cmov(&r->x, &row[j].x, m);
-        fp_cmov(&r->y, &row[j].y, m);
+        const uint64_t *e = row[j].ym.v; /* ym, yp, t2: 3 * FP_LIMBS consecutive words */
+        for (int w = 0; w < 3 * FP_LIMBS; w++)
+            acc[w] |= e[w] & m;
     }
-    ec_neg_affine(r, r, negative);
+    ed_niels n;
+    memcpy(&n, acc, sizeof n);
+    ed_niels_cneg(r, &n, negative);
+    mcx_memzero(acc, sizeof acc);
+    mcx_memzero(&n, sizeof n);
 }
 
 /* acc += [digits of rc] * table, windows 0..WINS-1; acc starts from window 0's point if *fresh.
  * For a scalar replaced by q - k every digit's sign is flipped, which negates its contribution. */
-static void accumulate(ec_jac *acc, int *fresh, const ec_table *t, const recoded *rc,
-                       uint64_t *exceptional)
+static void accumulate(ed_point *acc, int *fresh, const ec_table *t, const recoded *rc)
 {
-    ec_affine pt;
+    ed_niels pt;
     for (int i = 0; i < EC_TABLE_WINS; i++) {
-        select_point(&pt, t, rc, i);
+        select_entry(&pt, t, rc, i);
         if (*fresh) {
-            ec_from_affine(acc, &pt);
+            ed_from_niels(acc, &pt);
             *fresh = 0;
         } else {
-            ec_madd(acc, acc, &pt, exceptional);
+            ed_madd(acc, acc, &pt);
         }
     }
     mcx_memzero(&pt, sizeof pt);
 }
 
-/* Slow path for the negligible-probability case where an addition met equal x coordinates
- * (possible only in the top windows, for particular scalars): redo with complete formulas. */
-static void fallback_vartime(ec_jac *r, const ec_table *t1, const fp *k1, const ec_table *t2,
-                             const fp *k2)
-{
-    ec_jac a, b;
-    ec_mul_vartime(&a, &t1->base, k1->v, FP_LIMBS);
-    if (t2 == NULL) {
-        *r = a;
-        return;
-    }
-    ec_mul_vartime(&b, &t2->base, k2->v, FP_LIMBS);
-    /* a + b with every special case */
-    ec_affine bb;
-    if (fp_is_zero(&b.Z)) {
-        *r = a;
-        return;
-    }
-    if (fp_is_zero(&a.Z)) {
-        *r = b;
-        return;
-    }
-    ec_to_affine_vartime(&bb, &b);
-    uint64_t exc = 0;
-    ec_jac s;
-    ec_madd(&s, &a, &bb, &exc);
-    if (exc) {
-        ec_jac bj;
-        ec_from_affine(&bj, &bb);
-        if (ec_jac_eq_affine(&a, &bb))
-            ec_dbl(&s, &bj);
-        else
-            memset(&s, 0, sizeof s);
-    }
-    *r = s;
-}
-
-mcx_status ec_table_mul2_jac(ec_jac *r, const ec_table *t1, const fp *k1, const ec_table *t2,
-                             const fp *k2)
+mcx_status ec_table_mul2(ed_point *r, const ec_table *t1, const fp *k1, const ec_table *t2,
+                         const fp *k2)
 {
     recoded rc1, rc2;
     mcx_status st = ec_recode(&rc1, k1);
@@ -219,28 +195,20 @@ mcx_status ec_table_mul2_jac(ec_jac *r, const ec_table *t1, const fp *k1, const 
         st = ec_recode(&rc2, k2);
     if (st != MCX_OK)
         return st;
-    uint64_t exceptional = 0;
     int fresh = 1;
-    ec_jac acc;
-    accumulate(&acc, &fresh, t1, &rc1, &exceptional);
+    accumulate(r, &fresh, t1, &rc1);
     if (t2 != NULL)
-        accumulate(&acc, &fresh, t2, &rc2, &exceptional);
-    /* zero except with negligible probability for secret scalars */
-    MCX_CT_PUBLIC(&exceptional, sizeof exceptional);
-    if (exceptional)
-        fallback_vartime(&acc, t1, k1, t2, k2);
-    *r = acc;
+        accumulate(r, &fresh, t2, &rc2);
     mcx_memzero(&rc1, sizeof rc1);
     mcx_memzero(&rc2, sizeof rc2);
-    mcx_memzero(&acc, sizeof acc);
-    return st;
+    return MCX_OK;
 }
 
 mcx_status ec_table_mul(ec_affine *r, const ec_table *t, const fp *k)
 {
-    ec_jac acc;
-    MCX_GUARD(ec_table_mul2_jac(&acc, t, k, NULL, NULL));
-    mcx_status st = ec_to_affine(r, &acc);
+    ed_point acc;
+    MCX_GUARD(ec_table_mul2(&acc, t, k, NULL, NULL));
+    mcx_status st = ed_to_weierstrass(r, &acc);
     mcx_memzero(&acc, sizeof acc);
     return st;
 }

@@ -139,6 +139,128 @@ static void pairing_is_symmetric_and_bilinear(void)
     CHECK(fp_eq(&gab, &ab));
 }
 
+/* The Edwards constants, the map E <-> Edwards, its group law against E's, and fixed-base table
+ * multiplications against the plain double-and-add for scalars at the edges (1, 2, even, odd,
+ * q - 1, q - 2) and random ones. */
+static void edwards_form(void)
+{
+    sakke_params_init();
+    fp t, u, m3;
+    /* s^2 = -3; s is a square (s^((p-1)/2) = 1); (c s)^2 = -2 s; (-3c)^2 = 9 c^2 = -18/s */
+    fp_sqr(&t, &sakke_ed_s, &sakke_p);
+    fp_neg(&m3, &sakke_three, &sakke_p);
+    CHECK(fp_eq(&t, &m3));
+    uint64_t e[FP_LIMBS];
+    memcpy(e, sakke_p.m, sizeof e);
+    for (int i = 0; i < FP_LIMBS; i++) /* (p - 1) / 2 */
+        e[i] = (e[i] >> 1) | (i + 1 < FP_LIMBS ? e[i + 1] << 63 : 0);
+    fp_pow_vartime(&t, &sakke_ed_s, e, FP_LIMBS, &sakke_p);
+    CHECK(fp_eq(&t, &sakke_p.one));
+    fp_sqr(&t, &sakke_ed_cs, &sakke_p);
+    fp_add(&u, &sakke_ed_s, &sakke_ed_s, &sakke_p);
+    fp_neg(&u, &u, &sakke_p);
+    CHECK(fp_eq(&t, &u));
+    fp_sqr(&t, &sakke_ed_m3c, &sakke_p); /* 9 c^2 = 9 (cs)^2 / s^2 = -3 (cs)^2 */
+    fp_sqr(&u, &sakke_ed_cs, &sakke_p);
+    fp_mul(&u, &u, &m3, &sakke_p);
+    CHECK(fp_eq(&t, &u));
+
+    /* round trip of P, and the group law: 2P, 3P = 2P + P, P + P through every formula */
+    ed_point eP, e2, e3, ea;
+    ec_affine a;
+    ed_from_weierstrass(&eP, &sakke_P);
+    CHECK_OK(ed_to_weierstrass(&a, &eP));
+    CHECK(fp_eq(&a.x, &sakke_P.x) && fp_eq(&a.y, &sakke_P.y));
+    CHECK(ed_eq_weierstrass(&eP, &sakke_P));
+    ec_jac j2, j3;
+    uint64_t k[1] = {2};
+    ec_mul_vartime(&j2, &sakke_P, k, 1);
+    k[0] = 3;
+    ec_mul_vartime(&j3, &sakke_P, k, 1);
+    ec_affine a2, a3;
+    ec_to_affine_vartime(&a2, &j2);
+    ec_to_affine_vartime(&a3, &j3);
+    ed_dbl(&e2, &eP);
+    CHECK(ed_eq_weierstrass(&e2, &a2));
+    CHECK(!ed_eq_weierstrass(&e2, &a3));
+    CHECK(!ed_eq_weierstrass(&eP, &a2));
+    ed_add(&ea, &eP, &eP);
+    CHECK(ed_eq_weierstrass(&ea, &a2));
+    ed_add(&e3, &e2, &eP);
+    CHECK(ed_eq_weierstrass(&e3, &a3));
+    /* mixed additions with Niels entries, including doubling and P + (-P) = (0, 1) */
+    ed_niels nP, nnP;
+    fp zi, x, y;
+    fp_inv(&zi, &eP.Z, &sakke_p);
+    fp_mul(&x, &eP.X, &zi, &sakke_p);
+    fp_mul(&y, &eP.Y, &zi, &sakke_p);
+    fp_sub(&nP.ym, &y, &x, &sakke_p);
+    fp_add(&nP.yp, &y, &x, &sakke_p);
+    fp_mul(&nP.t2, &x, &y, &sakke_p);
+    fp_add(&nP.t2, &nP.t2, &nP.t2, &sakke_p);
+    ed_madd(&ea, &e2, &nP);
+    CHECK(ed_eq_weierstrass(&ea, &a3));
+    ed_madd(&ea, &eP, &nP);
+    CHECK(ed_eq_weierstrass(&ea, &a2));
+    ed_from_niels(&ea, &nP);
+    CHECK(ed_eq_weierstrass(&ea, &sakke_P));
+    ed_niels_cneg(&nnP, &nP, 0);
+    CHECK(fp_eq(&nnP.ym, &nP.ym) && fp_eq(&nnP.yp, &nP.yp) && fp_eq(&nnP.t2, &nP.t2));
+    ed_niels_cneg(&nnP, &nP, ~(uint64_t)0);
+    ed_madd(&ea, &e2, &nnP); /* 2P - P */
+    CHECK(ed_eq_weierstrass(&ea, &sakke_P));
+    ed_madd(&ea, &eP, &nnP); /* P - P: X = 0, Y = Z */
+    CHECK(fp_is_zero(&ea.X) && fp_eq(&ea.Y, &ea.Z) && !fp_is_zero(&ea.Z));
+    CHECK(!ed_eq_weierstrass(&ea, &sakke_P));
+    ed_madd(&ea, &ea, &nP); /* O + P */
+    CHECK(ed_eq_weierstrass(&ea, &sakke_P));
+    fp zero;
+    memset(&zero, 0, sizeof zero);
+    ed_from_niels(&ea, &nP);
+    ed_madd(&ea, &ea, &nnP);
+    CHECK(ed_to_weierstrass(&a, &ea) == MCX_E_RANGE); /* the neutral element has no affine image */
+    mcx_clear_error();
+
+    /* table multiplications */
+    const ec_table *tp = sakke_P_table();
+    CHECK(tp != NULL);
+    fp sc[8];
+    memset(sc, 0, sizeof sc);
+    sc[0].v[0] = 1;
+    sc[1].v[0] = 2;
+    sc[2].v[0] = 0x1234;
+    sc[3].v[0] = 0x12345;
+    memcpy(sc[4].v, sakke_q.m, sizeof sc[4].v);
+    sc[4].v[0] -= 1; /* q - 1 */
+    memcpy(sc[5].v, sakke_q.m, sizeof sc[5].v);
+    sc[5].v[0] -= 2; /* q - 2 */
+    for (int i = 6; i < 8; i++) {
+        uint8_t rnd[FP_BYTES];
+        CHECK_OK(mcx_random(rnd, sizeof rnd));
+        fp_from_bytes_reduce(&sc[i], rnd, &sakke_q);
+    }
+    for (int i = 0; i < 8; i++) {
+        ec_affine r;
+        ec_jac want;
+        CHECK_OK(ec_table_mul(&r, tp, &sc[i]));
+        ec_mul_vartime(&want, &sakke_P, sc[i].v, FP_LIMBS);
+        CHECK(ec_jac_eq_affine(&want, &r));
+        /* [k]P + [k]P through the two-table path */
+        ed_point r2;
+        ec_affine w2;
+        ec_jac want2;
+        CHECK_OK(ec_table_mul2(&r2, tp, &sc[i], tp, &sc[i]));
+        ec_to_affine_vartime(&w2, &want);
+        ec_from_affine(&want2, &w2);
+        ec_dbl(&want2, &want2);
+        ec_to_affine_vartime(&w2, &want2);
+        CHECK(ed_eq_weierstrass(&r2, &w2));
+    }
+    ec_affine r;
+    CHECK(ec_table_mul(&r, tp, &zero) == MCX_E_RANGE);
+    mcx_clear_error();
+}
+
 static void round_trips(void)
 {
     uint8_t z[128], Z[PT], rsk[PT], id[64], ssv[32], sed[PT + 32], out[32];
@@ -243,6 +365,7 @@ int main(void)
     RUN(pairing_of_P_is_g);
     RUN(rfc6508_appendix_a);
     RUN(pairing_is_symmetric_and_bilinear);
+    RUN(edwards_form);
     RUN(round_trips);
     RUN(rejections);
     return test_summary();
