@@ -137,6 +137,10 @@ mcx_status ec_recode(recoded *rc, const fp *k);
 /* Digit i as a table index idx (|digit| = 2 idx + 1) and a sign mask (all-ones if negative). */
 unsigned ec_recode_digit(const recoded *rc, int i, uint64_t *negative);
 
+/* out = rows[idx] in constant time: every one of the n rows (of words 64-bit words each, words a
+ * multiple of 16) is read and the wanted one is kept under an all-ones mask. */
+void ec_ct_lookup(uint64_t *out, const uint64_t *rows, unsigned n, unsigned words, unsigned idx);
+
 /* Build the table for a public base point of order q. Returns NULL if out of memory. */
 ec_table *ec_table_new(const ec_affine *base);
 void ec_table_free(ec_table *t);

@@ -76,10 +76,7 @@ mcx_status sakke_g_pow_fp2(fp2 *f, const fp *r)
         uint64_t negative;
         unsigned idx = ec_recode_digit(&rc, i, &negative);
         fp t, nt;
-        memset(&t, 0, sizeof t);
-        const fp *row = &g_table[i * EC_TABLE_ODD];
-        for (unsigned j = 0; j < EC_TABLE_ODD; j++)
-            fp_cmov(&t, &row[j], ct_mask_eq(j, idx));
+        ec_ct_lookup(t.v, g_table[i * EC_TABLE_ODD].v, EC_TABLE_ODD, FP_LIMBS, idx);
         fp_neg(&nt, &t, P);
         fp_cmov(&t, &nt, negative);
         if (i == 0) {
