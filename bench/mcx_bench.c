@@ -1,6 +1,7 @@
 /* mcx-bench: medians of the crypto core's operations, single thread, after warm-up, with the
  * field multiplications each needs (so the distance to the arithmetic floor is visible), next to
- * the same operations in wolfSSL (the wolf_peer test tool, run as a separate process).
+ * the same operations in wolfSSL (the wolf_peer test tool, run as a separate process), and of
+ * the MIKEY-SAKKE I_MESSAGE operations built on them (no peer: wolfSSL has no MIKEY).
  *
  *   mcx-bench [--iterations N] [--json FILE] [--no-peer]
  *
@@ -12,8 +13,11 @@
 
 #include "crypto/sakke_pairing_internal.h"
 #include "mcxsec/eccsi.h"
+#include "mcxsec/keys.h"
 #include "mcxsec/mem.h"
+#include "mcxsec/mikey.h"
 #include "mcxsec/sakke.h"
+#include "mcxsec/uid.h"
 
 typedef struct result {
     const char *key;   /* JSON name, e.g. "sakke_decap_us" */
@@ -35,6 +39,8 @@ static result results[] = {
     {"eccsi_verify_us", "ECCSI verify, first contact", 100, 0, 0, 0},
     {"eccsi_verify_cached_us", "ECCSI verify, cached sender", 0, 0, 0, 0},
     {"ssk_issue_us", "SSK+PVT issue (KMS)", 20, 0, 0, 0},
+    {"mikey_open_gmk_us", "MIKEY open GMK I_MESSAGE + SRTP master", 2800, 0, 0, 0},
+    {"mikey_build_gmk_us", "MIKEY build GMK I_MESSAGE", 1100, 0, 0, 0},
 };
 #define N_RESULTS (sizeof results / sizeof results[0])
 
@@ -189,6 +195,118 @@ static void bench_eccsi(int n)
     mcx_memzero(ksak, sizeof ksak);
 }
 
+/* A KMS, a GMS and one group member, keys issued here. */
+typedef struct mikey_bench_keys {
+    mcx_kms_cert kms;
+    uint64_t period_no;
+    uint8_t ssk[MCX_ECCSI_SCALAR_BYTES], pvt[MCX_ECCSI_POINT_BYTES]; /* the GMS's */
+    uint8_t rsk[MCX_SAKKE_POINT_BYTES];                              /* the member's */
+} mikey_bench_keys;
+
+static const char GMS_URI[] = "sip:gms@bench.mcxsec.example";
+static const char MEMBER_URI[] = "sip:member@bench.mcxsec.example";
+
+static void mikey_keys(mikey_bench_keys *k)
+{
+    uint8_t z[MCX_SAKKE_SCALAR_BYTES], ksak[MCX_ECCSI_SCALAR_BYTES];
+    uint8_t uid[MCX_UID_BYTES], id[MCX_ID_MAX_BYTES];
+    memset(k, 0, sizeof *k);
+    snprintf(k->kms.uri, sizeof k->kms.uri, "kms.bench.mcxsec.example");
+    k->kms.key_period = 2592000; /* 30 days */
+    k->kms.id_mode = MCX_ID_RAW;
+    OK(mcx_sakke_kms_keygen(z, k->kms.Z));
+    OK(mcx_eccsi_kms_keygen(ksak, k->kms.kpak));
+    k->period_no = mcx_key_period_no(mcx_ntp_now(), k->kms.key_period, k->kms.key_offset);
+    OK(mcx_uid_format2(GMS_URI, k->kms.uri, k->kms.key_period, 0, k->period_no, uid));
+    size_t n = mcx_identity_from_uid(uid, k->kms.id_mode, id);
+    OK(mcx_eccsi_issue(ksak, k->kms.kpak, id, n, k->ssk, k->pvt));
+    OK(mcx_uid_format2(MEMBER_URI, k->kms.uri, k->kms.key_period, 0, k->period_no, uid));
+    n = mcx_identity_from_uid(uid, k->kms.id_mode, id);
+    OK(mcx_sakke_issue_rsk(z, sizeof z, id, n, k->rsk));
+    mcx_memzero(z, sizeof z);
+    mcx_memzero(ksak, sizeof ksak);
+}
+
+/* GMK distribution (TS 33.180 §5.2, E): the GMS's builder exists; each build makes one signed
+ * I_MESSAGE with the GMK SAKKE-encrypted to the member and protected key parameters (the group
+ * ID). The member's opener exists (its RSK validated, not timed); each open takes one distinct
+ * message from parsing to the GMK, the GMK-ID from the GUK-ID and the key parameters, then the
+ * SRTP master key and salt (TS 33.180 §7.4). The sender's ECCSI values are cached after the
+ * first message, as for any repeat sender. */
+static void bench_mikey(int n)
+{
+    mikey_bench_keys k;
+    mikey_keys(&k);
+    mcx_mikey_builder *b = NULL;
+    OK(mcx_mikey_builder_new(&b, &k.kms, GMS_URI, NULL, k.period_no, k.ssk, k.pvt));
+    /* The T check runs; the window is wide because a long run (--iterations 100000) opens
+     * messages built minutes earlier. */
+    mcx_mikey_settings set;
+    memset(&set, 0, sizeof set);
+    set.time_window = 86400;
+    mcx_mikey_opener *o = NULL;
+    OK(mcx_mikey_opener_new(&o, &set));
+    OK(mcx_mikey_opener_add_kms(o, &k.kms));
+    OK(mcx_mikey_opener_add_identity(o, MEMBER_URI, NULL, k.kms.uri, k.period_no, k.rsk));
+    OK(mcx_mikey_opener_add_peer(o, GMS_URI, NULL, k.kms.uri));
+
+    static const char GROUP[] = "sip:group@bench.mcxsec.example";
+    mcx_key_params kp;
+    memset(&kp, 0, sizeof kp);
+    kp.key_type = MCX_KEY_GMK;
+    kp.status = MCX_KP_STATUS_ACTIVE;
+    kp.has_groups = 1;
+    kp.n_groups = 1;
+    kp.groups[0].iei = MCX_KP_IEI_GROUP_ID;
+    kp.groups[0].len = sizeof GROUP - 1;
+    memcpy(kp.groups[0].id, GROUP, sizeof GROUP - 1);
+    uint8_t gmk[16];
+    uint32_t gmk_id;
+    OK(mcx_random(gmk, sizeof gmk));
+    OK(mcx_key_id_new(MCX_KEY_GMK, &gmk_id));
+    mcx_mikey_build_args a;
+    memset(&a, 0, sizeof a);
+    a.type = MCX_KEY_GMK;
+    a.key = gmk;
+    a.key_len = sizeof gmk;
+    a.key_id = gmk_id;
+    a.receiver_uri = MEMBER_URI;
+    a.params = &kp;
+    a.cs_id = -1;
+
+    /* Every message built (warm-up and timed) is kept: each is opened once below, so the replay
+     * cache never refuses one. A GMK I_MESSAGE with key parameters is about 750 octets. */
+    enum { STRIDE = 2048 };
+    int total = n / 10 + 1 + n;
+    uint8_t *msgs = malloc((size_t)total * STRIDE);
+    size_t *lens = malloc((size_t)total * sizeof *lens);
+    if (msgs == NULL || lens == NULL)
+        abort();
+    int built = 0, opened = 0;
+    MEASURE("mikey_build_gmk_us", n, {
+        OK(mcx_mikey_build(b, &a, msgs + (size_t)built * STRIDE, STRIDE, &lens[built]));
+        built++;
+    });
+    uint8_t srtp_key[MCX_SRTP_MASTER_KEY_BYTES], srtp_salt[MCX_SRTP_MASTER_SALT_BYTES];
+    mcx_mikey_result r;
+    MEASURE("mikey_open_gmk_us", n, {
+        OK(mcx_mikey_open(o, msgs + (size_t)opened * STRIDE, lens[opened], NULL, &r));
+        OK(mcx_srtp_master(r.key, r.key_len, r.cs_id, r.csb_id, r.rand, r.rand_len, srtp_key,
+                           sizeof srtp_key, srtp_salt, sizeof srtp_salt));
+        if (r.gmk_id != gmk_id || r.key_len != sizeof gmk || !r.has_params)
+            die("opened GMK check");
+        mcx_mikey_result_wipe(&r);
+        opened++;
+    });
+    free(msgs);
+    free(lens);
+    mcx_mikey_opener_free(o);
+    mcx_mikey_builder_free(b);
+    mcx_memzero(&k, sizeof k);
+    mcx_memzero(gmk, sizeof gmk);
+    mcx_memzero(srtp_key, sizeof srtp_key);
+}
+
 /* Run "bench N" in the wolfSSL peer and pick "wolf_<key>": value pairs out of its JSON answer. */
 static int bench_peer(int n)
 {
@@ -291,6 +409,7 @@ int main(int argc, char **argv)
     bench_field(n);
     bench_sakke(n);
     bench_eccsi(n);
+    bench_mikey(n);
     if (peer) {
         fprintf(stderr, "mcx-bench: measuring wolfSSL through wolf_peer...\n");
         peer = bench_peer(n);
