@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-
 #include "common/ct_internal.h"
 #include "common/ctgrind_internal.h"
 #include "common/error_internal.h"
@@ -13,6 +11,9 @@
 #include "mcxsec/mem.h"
 
 #define P (&sakke_p)
+
+__extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128;
 
 mcx_status ec_decode(ec_affine *pt, const uint8_t *in, size_t len, const char *what)
 {
@@ -378,14 +379,178 @@ uint64_t ed_eq_weierstrass(const ed_point *a, const ec_affine *b)
 
 /* ---- inversion ---------------------------------------------------------------------------- */
 
+/* Bits [pos, pos + 33) of x (16 limbs), pos >= 0. */
+static uint64_t bits33(const uint64_t x[FP_LIMBS], int pos)
+{
+    int w = pos / 64, o = pos % 64;
+    uint64_t v = x[w] >> o;
+    if (o != 0 && w + 1 < FP_LIMBS)
+        v |= x[w + 1] << (64 - o);
+    return v & (((uint64_t)1 << 33) - 1);
+}
+
+static int bitlen(const uint64_t x[FP_LIMBS])
+{
+    for (int i = FP_LIMBS - 1; i >= 0; i--)
+        if (x[i] != 0)
+            return 64 * i + 64 - __builtin_clzll(x[i]);
+    return 0;
+}
+
+/* r = (x f + y g) / 2^31 for |f|, |g| <= 2^31, x, y < 2^1024, where the division is exact;
+ * returns 1 if the result was negative (then r holds its absolute value). */
+static int lin_shift(uint64_t r[FP_LIMBS], const uint64_t x[FP_LIMBS], const uint64_t y[FP_LIMBS],
+                     int64_t f, int64_t g)
+{
+    uint64_t t[FP_LIMBS + 1];
+    i128 c = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        c += (i128)f * (i128)x[i] + (i128)g * (i128)y[i];
+        t[i] = (uint64_t)c;
+        c >>= 64; /* arithmetic */
+    }
+    t[FP_LIMBS] = (uint64_t)c;
+    int neg = (int64_t)t[FP_LIMBS] < 0;
+    if (neg) {
+        unsigned char borrow = 1; /* two's complement: ~t + 1 */
+        for (int i = 0; i <= FP_LIMBS; i++) {
+            t[i] = ~t[i] + borrow;
+            borrow = borrow && t[i] == 0;
+        }
+    }
+    for (int i = 0; i < FP_LIMBS; i++)
+        r[i] = (t[i] >> 31) | (t[i + 1] << 33);
+    return neg;
+}
+
+/* r = (u f + v g) / 2^31 mod m for u, v in [0, m): Montgomery-style exact division. */
+static void lin_mod(uint64_t r[FP_LIMBS], const uint64_t u[FP_LIMBS], const uint64_t v[FP_LIMBS],
+                    int64_t f, int64_t g, const fp_mod *md)
+{
+    uint64_t t[FP_LIMBS + 1];
+    i128 c = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        c += (i128)f * (i128)u[i] + (i128)g * (i128)v[i];
+        t[i] = (uint64_t)c;
+        c >>= 64;
+    }
+    t[FP_LIMBS] = (uint64_t)c;
+    /* k = -t m^-1 mod 2^31 makes t + k m divisible by 2^31; |t + k m| / 2^31 < 3m */
+    uint64_t k = (t[0] * md->m0inv) & 0x7fffffff;
+    i128 d = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        d += (i128)t[i] + (i128)k * md->m[i];
+        t[i] = (uint64_t)d;
+        d >>= 64;
+    }
+    t[FP_LIMBS] = (uint64_t)(d + (int64_t)t[FP_LIMBS]);
+    int64_t hi = (int64_t)t[FP_LIMBS] >> 31;
+    for (int i = 0; i < FP_LIMBS; i++)
+        r[i] = (t[i] >> 31) | (t[i + 1] << 33);
+    /* bring hi 2^1024 + r into [0, m) */
+    for (;;) {
+        int sub = hi > 0;
+        if (hi == 0) {
+            sub = 1; /* r >= m? */
+            for (int i = FP_LIMBS - 1; i >= 0; i--) {
+                if (r[i] != md->m[i]) {
+                    sub = r[i] > md->m[i];
+                    break;
+                }
+            }
+        }
+        if (hi >= 0 && !sub)
+            break;
+        u128 x = 0;
+        for (int i = 0; i < FP_LIMBS; i++) {
+            if (hi < 0)
+                x = (u128)r[i] + md->m[i] + (uint64_t)(x >> 64);
+            else
+                x = (u128)r[i] - md->m[i] - ((uint64_t)(x >> 64) & 1);
+            r[i] = (uint64_t)x;
+        }
+        if (hi < 0)
+            hi += (int64_t)(x >> 64);
+        else
+            hi -= (int64_t)((x >> 64) & 1);
+    }
+}
+
+/* y^-1 mod m for a public y in [1, m), m odd: Pornin's optimised binary GCD ("Optimized Binary
+ * GCD for Modular Inversion", 2020, algorithm 2), 31 steps at a time on 64-bit approximations of
+ * a and b (the low 31 and the top 33 bits), then one update of the full values. Variable-time:
+ * only ever given blinded (uniformly random) values. Returns 0 if y is not invertible. */
+static int inv_vartime(uint64_t out[FP_LIMBS], const uint64_t y[FP_LIMBS], const fp_mod *md)
+{
+    uint64_t a[FP_LIMBS], b[FP_LIMBS], u[FP_LIMBS], v[FP_LIMBS], na[FP_LIMBS], nb[FP_LIMBS];
+    memcpy(a, y, sizeof a);
+    memcpy(b, md->m, sizeof b);
+    memset(u, 0, sizeof u);
+    u[0] = 1;
+    memset(v, 0, sizeof v);
+    /* at most 2 * 1024 - 1 inner steps (Pornin, theorem 1); the cap is only a safety net */
+    for (int it = 0; it < 80; it++) {
+        int la = bitlen(a), lb = bitlen(b);
+        if (la == 0)
+            break;
+        int n = la > lb ? la : lb;
+        uint64_t xa, xb;
+        if (n <= 64) {
+            xa = a[0];
+            xb = b[0];
+        } else {
+            xa = (a[0] & 0x7fffffff) | (bits33(a, n - 33) << 31);
+            xb = (b[0] & 0x7fffffff) | (bits33(b, n - 33) << 31);
+        }
+        int64_t f0 = 1, g0 = 0, f1 = 0, g1 = 1;
+        for (int j = 0; j < 31; j++) {
+            if (xa & 1) {
+                if (xa < xb) {
+                    uint64_t tx = xa;
+                    xa = xb;
+                    xb = tx;
+                    int64_t tf = f0, tg = g0;
+                    f0 = f1;
+                    g0 = g1;
+                    f1 = tf;
+                    g1 = tg;
+                }
+                xa -= xb;
+                f0 -= f1;
+                g0 -= g1;
+            }
+            xa >>= 1;
+            f1 *= 2;
+            g1 *= 2;
+        }
+        if (lin_shift(na, a, b, f0, g0)) {
+            f0 = -f0;
+            g0 = -g0;
+        }
+        if (lin_shift(nb, a, b, f1, g1)) {
+            f1 = -f1;
+            g1 = -g1;
+        }
+        memcpy(a, na, sizeof a);
+        memcpy(b, nb, sizeof b);
+        lin_mod(na, u, v, f0, g0, md);
+        lin_mod(nb, u, v, f1, g1, md);
+        memcpy(u, na, sizeof u);
+        memcpy(v, nb, sizeof v);
+    }
+    /* a = 0 and b = gcd(y, m) = 1, with b = v y mod m */
+    int ok = bitlen(a) == 0 && bitlen(b) == 1;
+    memcpy(out, v, sizeof v);
+    return ok;
+}
+
 mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)
 {
     /* a is in Montgomery form: A = a*R. With a random nonzero beta (plain), compute
      * (A*beta)^-1 with a fast variable-time inversion: A*beta is uniformly distributed and
      * independent of a, so the time it takes reveals nothing about a. */
-    uint8_t rnd[FP_BYTES], buf[FP_BYTES];
+    uint8_t rnd[FP_BYTES];
     fp beta, blinded, inv;
-    mcx_status st = MCX_OK;
     uint64_t zero = fp_is_zero(a);
     MCX_CT_PUBLIC(&zero, sizeof zero); /* zero only for a refused input or with negligible odds */
     if (zero)
@@ -394,35 +559,19 @@ mcx_status fp_inv_blinded(fp *r, const fp *a, const fp_mod *md)
         MCX_GUARD(mcx_random(rnd, sizeof rnd));
         fp_from_bytes_reduce(&beta, rnd, md);
     } while (fp_is_zero(&beta));
+    mcx_memzero(rnd, sizeof rnd);
     fp_mul(&blinded, a, &beta, md);          /* (a R) beta R^-1 = a*beta as a plain integer */
     MCX_CT_PUBLIC(&blinded, sizeof blinded); /* uniformly random: see above */
-    fp_to_bytes(buf, &blinded);
-    BN_CTX *ctx = BN_CTX_new();
-    BIGNUM *x = BN_bin2bn(buf, FP_BYTES, NULL);
-    BIGNUM *m = NULL;
-    uint8_t mb[FP_BYTES];
-    fp modulus;
-    memcpy(modulus.v, md->m, sizeof modulus.v);
-    fp_to_bytes(mb, &modulus);
-    m = BN_bin2bn(mb, FP_BYTES, NULL);
-    if (ctx == NULL || x == NULL || m == NULL || BN_mod_inverse(x, x, m, ctx) == NULL ||
-        BN_bn2binpad(x, buf, FP_BYTES) != FP_BYTES) {
-        st = MCX_FAIL(MCX_E_INTERNAL, "SAKKE: blinded inversion failed");
-        goto out;
+    if (!inv_vartime(inv.v, blinded.v, md)) {
+        mcx_memzero(&beta, sizeof beta);
+        return MCX_FAIL(MCX_E_INTERNAL, "SAKKE: blinded inversion failed");
     }
-    /* buf = (a beta)^-1. Into Montgomery form, then times beta R: a^-1 R. */
-    (void)fp_from_bytes(&inv, buf, md, "inverse");
-    fp_to_mont(&inv, &inv, md); /* (a beta)^-1 in Montgomery form */
+    /* inv = (a beta)^-1. Into Montgomery form, then times beta R: a^-1 R. */
+    fp_to_mont(&inv, &inv, md);
     fp_to_mont(&beta, &beta, md);
-    fp_mul(r, &inv, &beta, md); /* a^-1 in Montgomery form */
-out:
-    BN_clear_free(x);
-    BN_free(m);
-    BN_CTX_free(ctx);
-    mcx_memzero(rnd, sizeof rnd);
-    mcx_memzero(buf, sizeof buf);
+    fp_mul(r, &inv, &beta, md);
     mcx_memzero(&beta, sizeof beta);
-    return st;
+    return MCX_OK;
 }
 
 void ec_to_affine_vartime(ec_affine *r, const ec_jac *a)

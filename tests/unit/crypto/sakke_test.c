@@ -261,6 +261,51 @@ static void edwards_form(void)
     mcx_clear_error();
 }
 
+/* The blinded inversion (binary GCD on the blinded value) against a * a^-1 = 1 and against
+ * Fermat, modulo p and q, for edge values and random ones. */
+static void blinded_inversion(void)
+{
+    sakke_params_init();
+    const fp_mod *mods[2] = {&sakke_p, &sakke_q};
+    for (int k = 0; k < 2; k++) {
+        const fp_mod *md = mods[k];
+        for (int i = 0; i < 300; i++) {
+            fp a, inv, t;
+            memset(&a, 0, sizeof a);
+            if (i == 0) {
+                a.v[0] = 1;
+            } else if (i == 1) {
+                memcpy(a.v, md->m, sizeof a.v);
+                a.v[0] -= 1; /* m - 1 */
+            } else if (i == 2) {
+                a.v[0] = 2;
+            } else if (i == 3) {
+                a.v[FP_LIMBS - 1] = 1; /* 2^960 */
+            } else {
+                uint8_t rnd[FP_BYTES];
+                CHECK_OK(mcx_random(rnd, sizeof rnd));
+                if (i % 7 == 0) /* small values too */
+                    memset(rnd, 0, FP_BYTES - 1 - i % 100);
+                fp_from_bytes_reduce(&a, rnd, md);
+                if (fp_is_zero(&a))
+                    continue;
+            }
+            fp_to_mont(&a, &a, md);
+            CHECK_OK(fp_inv_blinded(&inv, &a, md));
+            fp_mul(&t, &inv, &a, md);
+            CHECK(fp_eq(&t, &md->one));
+            if (i < 8) {
+                fp_inv(&t, &a, md);
+                CHECK(fp_eq(&t, &inv));
+            }
+        }
+    }
+    fp zero, r;
+    memset(&zero, 0, sizeof zero);
+    CHECK(fp_inv_blinded(&r, &zero, &sakke_p) == MCX_E_RANGE);
+    mcx_clear_error();
+}
+
 static void round_trips(void)
 {
     uint8_t z[128], Z[PT], rsk[PT], id[64], ssv[32], sed[PT + 32], out[32];
@@ -366,6 +411,7 @@ int main(void)
     RUN(rfc6508_appendix_a);
     RUN(pairing_is_symmetric_and_bilinear);
     RUN(edwards_form);
+    RUN(blinded_inversion);
     RUN(round_trips);
     RUN(rejections);
     return test_summary();
