@@ -104,6 +104,43 @@ void fp_mont_mul_portable(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS],
     reduce_once(r, t, t[FP_LIMBS], m);
 }
 
+void fp_mont_prod_portable(uint64_t t[2 * FP_LIMBS + 1], const uint64_t a[FP_LIMBS],
+                           const uint64_t b[FP_LIMBS])
+{
+    memset(t, 0, sizeof(uint64_t) * 2 * FP_LIMBS);
+    for (int i = 0; i < FP_LIMBS; i++) {
+        u128 c = 0;
+        for (int j = 0; j < FP_LIMBS; j++) {
+            c = (u128)a[i] * b[j] + t[i + j] + (uint64_t)(c >> 64);
+            t[i + j] = (uint64_t)c;
+        }
+        t[i + FP_LIMBS] = (uint64_t)(c >> 64);
+    }
+}
+
+void fp_mont_redc_portable(uint64_t r[FP_LIMBS], uint64_t t[2 * FP_LIMBS + 1], const fp_mod *md)
+{
+    /* SOS: 16 rows t += u m 2^(64 i) with u = t[i] m0inv; carries ripple into the top half, and
+     * the final carry (t < m 2^1024 gives a result < 2m) is kept in hi */
+    uint64_t hi = 0;
+    for (int i = 0; i < FP_LIMBS; i++) {
+        uint64_t u = t[i] * md->m0inv;
+        u128 c = 0;
+        for (int j = 0; j < FP_LIMBS; j++) {
+            c = (u128)u * md->m[j] + t[i + j] + (uint64_t)(c >> 64);
+            t[i + j] = (uint64_t)c;
+        }
+        uint64_t carry = (uint64_t)(c >> 64);
+        for (int j = i + FP_LIMBS; j < 2 * FP_LIMBS; j++) {
+            u128 x = (u128)t[j] + carry;
+            t[j] = (uint64_t)x;
+            carry = (uint64_t)(x >> 64);
+        }
+        hi += carry;
+    }
+    reduce_once(r, t + FP_LIMBS, hi, md->m);
+}
+
 int fp_mont_cpu_has_adx(void)
 {
 #if MCX_FP_HAVE_ADX
@@ -157,6 +194,62 @@ void fp_sqr(fp *r, const fp *a, const fp_mod *md)
     }
 #endif
     fp_mont_mul_portable(r->v, a->v, a->v, md);
+}
+
+void fp_mul_wide(fp_wide *t, const fp *a, const fp *b)
+{
+    fp_mul_count++;
+#if MCX_FP_HAVE_ADX
+    if (fp_mont_active() == FP_MONT_ADX) {
+        fp_mont_prod_adx(t->v, a->v, b->v);
+        return;
+    }
+#endif
+    fp_mont_prod_portable(t->v, a->v, b->v);
+}
+
+void fp_redc(fp *r, fp_wide *t, const fp_mod *md)
+{
+#if MCX_FP_HAVE_ADX
+    if (fp_mont_active() == FP_MONT_ADX) {
+        fp_mont_redc_adx(r->v, t->v, md);
+        return;
+    }
+#endif
+    fp_mont_redc_portable(r->v, t->v, md);
+}
+
+void fp_wide_sub(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md)
+{
+    fp_carry borrow = 0;
+    FP_UNROLL
+    for (int i = 0; i < 2 * FP_LIMBS; i++)
+        borrow = subb(borrow, a->v[i], b->v[i], &r->v[i]);
+    uint64_t mask = ct_mask_bit(borrow);
+    fp_carry carry = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        carry = addc(carry, r->v[FP_LIMBS + i], md->m[i] & mask, &r->v[FP_LIMBS + i]);
+}
+
+void fp_wide_add(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md)
+{
+    uint64_t t[2 * FP_LIMBS];
+    fp_carry carry = 0;
+    FP_UNROLL
+    for (int i = 0; i < 2 * FP_LIMBS; i++)
+        carry = addc(carry, a->v[i], b->v[i], &t[i]);
+    /* the top half minus m, kept when the sum is at least m 2^1024 */
+    uint64_t d[FP_LIMBS];
+    fp_carry borrow = 0;
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        borrow = subb(borrow, t[FP_LIMBS + i], md->m[i], &d[i]);
+    uint64_t keep = ct_mask_bit((uint64_t)borrow & ((uint64_t)carry ^ 1));
+    memcpy(r->v, t, sizeof(uint64_t) * FP_LIMBS);
+    FP_UNROLL
+    for (int i = 0; i < FP_LIMBS; i++)
+        r->v[FP_LIMBS + i] = ct_select(keep, t[FP_LIMBS + i], d[i]);
 }
 
 void fp_add(fp *r, const fp *a, const fp *b, const fp_mod *md)

@@ -45,6 +45,22 @@ void fp_neg(fp *r, const fp *a, const fp_mod *md);
 /* r = 2a, 3a mod m */
 void fp_dbl(fp *r, const fp *a, const fp_mod *md);
 
+/* Lazy reduction: a double-width value (a product, or a sum or difference of products) that is
+ * reduced once. v[32] is scratch for the kernels. */
+typedef struct fp_wide {
+    uint64_t v[2 * FP_LIMBS + 1];
+} fp_wide;
+
+/* t = a*b (2048 bits, < m^2 for a, b < m). */
+void fp_mul_wide(fp_wide *t, const fp *a, const fp *b);
+/* r = t / 2^1024 mod m for t < m * 2^1024; t is destroyed. */
+void fp_redc(fp *r, fp_wide *t, const fp_mod *md);
+/* r = a - b, plus m * 2^1024 if that is negative: for a, b < m * 2^1024 the result stays below
+ * m * 2^1024 and is congruent to a - b. Constant-time. r may alias a or b. */
+void fp_wide_sub(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md);
+/* r = a + b, minus m * 2^1024 if that is not below it: for a, b < m * 2^1024. Constant-time. */
+void fp_wide_add(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md);
+
 /* Montgomery form conversions. */
 void fp_to_mont(fp *r, const fp *a, const fp_mod *md);
 void fp_from_mont(fp *r, const fp *a, const fp_mod *md);

@@ -20,17 +20,21 @@ void fp2_sqr(fp2 *r, const fp2 *x)
     fp_add(&r->b, &ab, &ab, P);
 }
 
+/* Karatsuba with lazy reduction: three double-width products, two reductions. */
 void fp2_mul(fp2 *r, const fp2 *x, const fp2 *y)
 {
-    fp t1, t2, t3, s;
-    fp_mul(&t1, &x->a, &y->a, P);
-    fp_mul(&t2, &x->b, &y->b, P);
-    fp_add(&s, &x->a, &x->b, P);
-    fp_add(&t3, &y->a, &y->b, P);
-    fp_mul(&t3, &s, &t3, P);
-    fp_sub(&r->a, &t1, &t2, P);
-    fp_sub(&t3, &t3, &t1, P);
-    fp_sub(&r->b, &t3, &t2, P);
+    fp_wide t1, t2, t3;
+    fp s1, s2;
+    fp_mul_wide(&t1, &x->a, &y->a);
+    fp_mul_wide(&t2, &x->b, &y->b);
+    fp_add(&s1, &x->a, &x->b, P);
+    fp_add(&s2, &y->a, &y->b, P);
+    fp_mul_wide(&t3, &s1, &s2);
+    fp_wide_sub(&t3, &t3, &t1, P); /* (a + b)(c + d) - ac - bd = ad + bc (mod m) */
+    fp_wide_sub(&t3, &t3, &t2, P);
+    fp_wide_sub(&t1, &t1, &t2, P); /* ac - bd */
+    fp_redc(&r->a, &t1, P);
+    fp_redc(&r->b, &t3, P);
 }
 
 mcx_status fp2_to_pfp(fp *out, const fp2 *f)
@@ -389,22 +393,26 @@ static void mul_line(fp2 *f, const fp *beta, const fp *gamma, const ec_affine *Q
     mcx_memzero(&ln, sizeof ln); /* derived from the secret RSK's lines */
 }
 
-/* f *= (x^2 + c3 x^3 + c1 x + c0) + (e1 xy + e0 y) i with x^2, x^3, xy of Q precomputed */
+/* f *= (x^2 + c3 x^3 + c1 x + c0) + (e1 xy + e0 y) i with x^2, x^3, xy of Q precomputed; each
+ * part's two products are added before one reduction */
 static void mul_quad(fp2 *f, const fp *c, const fp pw[3], const ec_affine *Q)
 {
     fp2 ln;
-    fp t;
-    fp_mul(&ln.a, &c[0], &pw[1], P);
-    fp_mul(&t, &c[1], &Q->x, P);
-    fp_add(&ln.a, &ln.a, &t, P);
+    fp_wide w1, w2;
+    fp_mul_wide(&w1, &c[0], &pw[1]);
+    fp_mul_wide(&w2, &c[1], &Q->x);
+    fp_wide_add(&w1, &w1, &w2, P);
+    fp_redc(&ln.a, &w1, P);
     fp_add(&ln.a, &ln.a, &c[2], P);
     fp_add(&ln.a, &ln.a, &pw[0], P);
-    fp_mul(&ln.b, &c[3], &pw[2], P);
-    fp_mul(&t, &c[4], &Q->y, P);
-    fp_add(&ln.b, &ln.b, &t, P);
+    fp_mul_wide(&w1, &c[3], &pw[2]);
+    fp_mul_wide(&w2, &c[4], &Q->y);
+    fp_wide_add(&w1, &w1, &w2, P);
+    fp_redc(&ln.b, &w1, P);
     fp2_mul(f, f, &ln);
     mcx_memzero(&ln, sizeof ln);
-    mcx_memzero(&t, sizeof t);
+    mcx_memzero(&w1, sizeof w1);
+    mcx_memzero(&w2, sizeof w2);
 }
 
 mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q)

@@ -157,8 +157,19 @@ static int check_pair(const fp_mod *md, const uint64_t a[L], const uint64_t b[L]
         fp_sqr(&z, &x, md);
         ok &= memcmp(z.v, want, sizeof r) == 0;
     }
+    /* the two halves (lazy reduction) */
+    fp_wide w;
+    fp_mul_wide(&w, &x, &y);
+    fp_redc(&z, &w, md);
+    ok &= memcmp(z.v, want, sizeof r) == 0;
+    fp_mont_prod_portable(w.v, a, b);
+    fp_mont_redc_portable(r, w.v, md);
+    ok &= memcmp(r, want, sizeof r) == 0;
 #if MCX_FP_HAVE_ADX
     if (use_adx()) {
+        fp_mont_prod_adx(w.v, a, b);
+        fp_mont_redc_adx(r, w.v, md);
+        ok &= memcmp(r, want, sizeof r) == 0;
         fp_mont_mul_adx(r, a, b, md);
         ok &= memcmp(r, want, sizeof r) == 0;
         if (same) {
@@ -457,6 +468,56 @@ static void constant_time(void)
     }
 }
 
+/* Sums and differences of double-width products, reduced once, against the same computed with
+ * reduced products: random values and the largest ones (m - 1), on every modulus. */
+static void wide_sums_on(const fp_mod *md, int n)
+{
+    int bad = 0;
+    for (int it = 0; it < n; it++) {
+        fp v[4];
+        for (int k = 0; k < 4; k++) {
+            random_below(v[k].v, md);
+            if ((it >> k) % 5 == 1) { /* m - 1 */
+                memcpy(v[k].v, md->m, sizeof v[k].v);
+                v[k].v[0] -= 1;
+            } else if ((it >> k) % 5 == 2) {
+                memset(v[k].v, 0, sizeof v[k].v);
+            }
+        }
+        fp p1, p2, want, got;
+        fp_wide w1, w2, w3;
+        fp_mul(&p1, &v[0], &v[1], md);
+        fp_mul(&p2, &v[2], &v[3], md);
+        fp_mul_wide(&w1, &v[0], &v[1]);
+        fp_mul_wide(&w2, &v[2], &v[3]);
+        fp_wide_sub(&w3, &w1, &w2, md);
+        fp_redc(&got, &w3, md);
+        fp_sub(&want, &p1, &p2, md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        fp_wide_add(&w3, &w1, &w2, md);
+        fp_redc(&got, &w3, md);
+        fp_add(&want, &p1, &p2, md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        fp_wide_sub(&w1, &w1, &w2, md); /* aliasing, then a second difference */
+        fp_wide_sub(&w1, &w1, &w2, md);
+        fp_redc(&got, &w1, md);
+        fp_sub(&want, &p1, &p2, md); /* p1 - p2 - p2 */
+        fp_sub(&want, &want, &p2, md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+    }
+    CHECK(bad == 0);
+}
+
+static void wide_sums(void)
+{
+    sakke_params_init();
+    big_moduli_init();
+    wide_sums_on(&sakke_p, iterations() / 4);
+    wide_sums_on(&sakke_q, iterations() / 4);
+    wide_sums_on(&big_mod[0], iterations() / 4);
+    wide_sums_on(&big_mod[1], iterations() / 4);
+}
+
 int main(void)
 {
     RUN(dispatch);
@@ -467,6 +528,7 @@ int main(void)
     RUN(random_big);
     RUN(edges_big);
     RUN(aliasing);
+    RUN(wide_sums);
     RUN(constant_time);
     return test_summary();
 }
