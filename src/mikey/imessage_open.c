@@ -235,6 +235,7 @@ typedef struct open_ctx {
     uint8_t digest[32];
     const mcx_mikey_idr *idr[16]; /* by role */
     size_t sender_kms;
+    int sender_known; /* the sender was identified: a failure from here on is the signature's */
 } open_ctx;
 
 static mcx_status reject(mcx_mikey_result *res, mcx_mikey_stage stage, mcx_status st)
@@ -389,6 +390,7 @@ static int uri_matches_uid(open_ctx *c, const char *uri, size_t k, const uint8_t
 static mcx_status verify_as(open_ctx *c, const uint8_t uid[MCX_UID_BYTES], mcx_mikey_result *res)
 {
     kms_entry *k = &c->o->kms[c->sender_kms];
+    c->sender_known = 1;
     uint8_t id[MCX_ID_MAX_BYTES];
     size_t n = mcx_identity_from_uid(uid, k->cert.id_mode, id);
     mcx_status st = mcx_eccsi_verifier_verify(k->verifier, id, n, c->msg, c->m.signed_len,
@@ -664,8 +666,7 @@ mcx_status mcx_mikey_open(mcx_mikey_opener *o, const uint8_t *msg, size_t len,
     if ((st = check_replay(&c)) != MCX_OK)
         return reject(res, MCX_MIKEY_STAGE_REPLAY, st);
     if ((st = check_sender(&c, claimed_sender_uri, res)) != MCX_OK)
-        return reject(
-            res, st == MCX_E_SIG_INVALID ? MCX_MIKEY_STAGE_SIGNATURE : MCX_MIKEY_STAGE_SENDER, st);
+        return reject(res, c.sender_known ? MCX_MIKEY_STAGE_SIGNATURE : MCX_MIKEY_STAGE_SENDER, st);
     /* The signature holds: from here on the message is the sender's. */
     const identity *me = NULL;
     if ((st = find_receiver(&c, &me, res)) != MCX_OK)

@@ -272,6 +272,18 @@ static void test_replay_time_receiver_kms(void)
     clock_now = NOW;
     expect_reject(o, msg, n, MCX_E_TIME, MCX_MIKEY_STAGE_TIME);
 
+    /* a known sender's message with a malformed signature: r = 0, then a PVT that is no point */
+    n = gmk_to(b, &ALICE, msg, key);
+    mcx_mikey_msg dm;
+    CHECK_OK(mcx_mikey_decode(msg, n, &dm));
+    uint8_t zero_r[MCX_MIKEY_MAX_BYTES];
+    memcpy(zero_r, msg, n);
+    memset(zero_r + dm.signed_len, 0, 32);
+    expect_reject(o, zero_r, n, MCX_E_RANGE, MCX_MIKEY_STAGE_SIGNATURE);
+    memcpy(zero_r, msg, n);
+    zero_r[dm.signed_len + 64] = 0x05;
+    expect_reject(o, zero_r, n, MCX_E_ENCODING, MCX_MIKEY_STAGE_SIGNATURE);
+
     /* for bob, opened by alice */
     n = gmk_to(b, &BOB, msg, key);
     expect_reject(o, msg, n, MCX_E_UNKNOWN_PEER, MCX_MIKEY_STAGE_RECEIVER);
