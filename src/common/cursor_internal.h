@@ -16,6 +16,20 @@
 
 #include "mcxsec/common.h"
 
+/* Big-endian 32-bit fields outside a cursor walk (labels, SPIs, key IDs built in place). */
+static inline uint32_t load_be32(const uint8_t p[4])
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static inline void store_be32(uint8_t p[4], uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
 typedef struct mcx_reader {
     const uint8_t *buf;
     size_t len;        /* octets in this block */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/cursor_internal.h"
 #include "common/error_internal.h"
 #include "mcxsec/mem.h"
 #include "mcxsec/mikey.h"
@@ -118,14 +119,6 @@ static mcx_status sender_for(mcx_mikey_builder *b, const mcx_kms_cert *kms,
     return MCX_OK;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static int default_cs_id(mcx_key_type type)
 {
     switch (type) {
@@ -207,10 +200,10 @@ mcx_status mcx_mikey_build(mcx_mikey_builder *b, const mcx_mikey_build_args *a, 
     m.csb_id = a->key_id;
     if (a->type == MCX_KEY_GMK) {
         MCX_GUARD(mcx_guk_id(a->key, a->key_len, a->key_id, a->receiver_uri, &m.csb_id));
-        put_be32(spi, a->key_id);
-        put_be32(spi + 4, m.csb_id);
+        store_be32(spi, a->key_id);
+        store_be32(spi + 4, m.csb_id);
     } else {
-        put_be32(spi, a->key_id);
+        store_be32(spi, a->key_id);
     }
     int cs_id = a->cs_id >= 0 ? a->cs_id : default_cs_id(a->type);
     if (cs_id >= 0) {

@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/cursor_internal.h"
 #include "common/error_internal.h"
 #include "mcxsec/hex.h"
 #include "mcxsec/mem.h"
@@ -288,9 +289,13 @@ static mcx_status check_shape(open_ctx *c)
         unsigned role = m->idr[i].role;
         if (role == MCX_IDR_KMS && c->idr[MCX_IDR_KMS] && !c->idr[MCX_IDR_KMS_R])
             role = MCX_IDR_KMS_R;
-        if (role >= 16 || c->idr[role])
-            return MCX_FAIL(MCX_E_ENCODING, "MIKEY: IDR role %u repeated or unknown",
+        if (role == 0 || role > MCX_IDR_UID_R)
+            return MCX_FAIL(MCX_E_UNSUPPORTED,
+                            "MIKEY: IDR role %u is not an RFC 6043 or "
+                            "TS 33.180 role",
                             m->idr[i].role);
+        if (c->idr[role])
+            return MCX_FAIL(MCX_E_ENCODING, "MIKEY: a second IDR of role %u", m->idr[i].role);
         if ((role == MCX_IDR_UID_I || role == MCX_IDR_UID_R) && m->idr[i].data.len != MCX_UID_BYTES)
             return MCX_FAIL(MCX_E_LENGTH, "MIKEY: IDR role %u holds %zu octets, a UID is %d", role,
                             m->idr[i].data.len, MCX_UID_BYTES);
@@ -566,11 +571,6 @@ static mcx_status find_receiver(open_ctx *c, const identity **found, mcx_mikey_r
     return MCX_OK;
 }
 
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 /* Key type from the CSB-ID's purpose tag (what deployed receivers do, FORMATS §4); GMK-ID from
  * the GUK-ID (TS 33.180 F.1.3), cross-checked with the GENERIC-ID SPI when there is one. */
 static mcx_status identify_key(open_ctx *c, const identity *me, mcx_mikey_result *res)
@@ -589,25 +589,25 @@ static mcx_status identify_key(open_ctx *c, const identity *me, mcx_mikey_result
     }
     if (res->type != MCX_KEY_GMK) {
         res->key_id = m->csb_id;
-        if (spi && spi->len == 4 && be32(spi->p) != m->csb_id)
+        if (spi && spi->len == 4 && load_be32(spi->p) != m->csb_id)
             return MCX_FAIL(MCX_E_ENCODING, "MIKEY: SPI %08x differs from the CSB-ID %08x",
-                            (unsigned)be32(spi->p), (unsigned)m->csb_id);
+                            (unsigned)load_be32(spi->p), (unsigned)m->csb_id);
         return MCX_OK;
     }
     res->guk_id = m->csb_id;
     int have_spi = spi && spi->len == 8;
-    if (have_spi && be32(spi->p + 4) != m->csb_id)
+    if (have_spi && load_be32(spi->p + 4) != m->csb_id)
         return MCX_FAIL(MCX_E_ENCODING, "MIKEY: SPI GUK-ID %08x differs from the CSB-ID %08x",
-                        (unsigned)be32(spi->p + 4), (unsigned)m->csb_id);
+                        (unsigned)load_be32(spi->p + 4), (unsigned)m->csb_id);
     if (me->uri[0]) {
         MCX_GUARD(mcx_gmk_id_from_guk_id(res->key, res->key_len, m->csb_id, me->uri, &res->gmk_id));
-        if (have_spi && be32(spi->p) != res->gmk_id)
+        if (have_spi && load_be32(spi->p) != res->gmk_id)
             return MCX_FAIL(MCX_E_ENCODING,
                             "MIKEY: SPI GMK-ID %08x differs from %08x derived "
                             "from the GUK-ID",
-                            (unsigned)be32(spi->p), (unsigned)res->gmk_id);
+                            (unsigned)load_be32(spi->p), (unsigned)res->gmk_id);
     } else if (have_spi) {
-        res->gmk_id = be32(spi->p);
+        res->gmk_id = load_be32(spi->p);
     } else {
         return MCX_FAIL(MCX_E_NO_KEY, "MIKEY: GMK-ID unknown: the receiver's URI is not known "
                                       "and the message has no GMK-ID in its SPI");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cursor_internal.h"
 #include "common/error_internal.h"
 #include "mcxsec/kdf.h"
 #include "mcxsec/keys.h"
@@ -45,19 +46,6 @@ mcx_status mcx_key_type_from_name(const char *name, mcx_key_type *type)
     return MCX_FAIL(MCX_E_ARG, "KEYS: unknown key type '%.32s'", name);
 }
 
-static void put_be32(uint32_t v, uint8_t out[4])
-{
-    out[0] = (uint8_t)(v >> 24);
-    out[1] = (uint8_t)(v >> 16);
-    out[2] = (uint8_t)(v >> 8);
-    out[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t p[4])
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 mcx_status mcx_key_id_new(mcx_key_type type, uint32_t *key_id)
 {
     if (key_id == NULL)
@@ -67,7 +55,7 @@ mcx_status mcx_key_id_new(mcx_key_type type, uint32_t *key_id)
     uint8_t r[4];
     MCX_GUARD(mcx_random(r, sizeof r));
     /* TS 33.180 §5.2.3: 4-bit purpose tag, 28 random bits */
-    *key_id = ((uint32_t)type << 28) | (get_be32(r) & KEY_ID_RAND_MASK);
+    *key_id = ((uint32_t)type << 28) | (load_be32(r) & KEY_ID_RAND_MASK);
     mcx_memzero(r, sizeof r);
     return MCX_OK;
 }
@@ -89,7 +77,7 @@ static mcx_status guk_salt(const uint8_t *gmk, size_t gmk_len, const char *user_
     mcx_kdf_param p0 = {(const uint8_t *)user_uri, uri_len};
     mcx_status st = mcx_kdf(gmk, gmk_len, MCX_KDF_FC_GUK_SALT, &p0, 1, out);
     if (st == MCX_OK)
-        *salt = get_be32(out + MCX_KDF_OUT_BYTES - 4) & KEY_ID_RAND_MASK;
+        *salt = load_be32(out + MCX_KDF_OUT_BYTES - 4) & KEY_ID_RAND_MASK;
     mcx_memzero(out, sizeof out);
     return st;
 }
@@ -127,9 +115,9 @@ mcx_status mcx_gmk_id_from_guk_id(const uint8_t *gmk, size_t gmk_len, uint32_t g
 static size_t prf_label(uint32_t c, uint8_t cs_id, uint32_t csb_id, const uint8_t *rand,
                         size_t rand_len, uint8_t *label)
 {
-    put_be32(c, label);
+    store_be32(label, c);
     label[4] = cs_id;
-    put_be32(csb_id, label + 5);
+    store_be32(label + 5, csb_id);
     memcpy(label + 9, rand, rand_len);
     return 9 + rand_len;
 }
@@ -172,7 +160,7 @@ mcx_status mcx_dpck(const uint8_t *dppk, size_t dppk_len, uint32_t dppk_id, uint
     if (dppk_len == 0)
         return MCX_FAIL(MCX_E_LENGTH, "DPCK: DPPK is empty");
     uint8_t id[4], out[MCX_KDF_OUT_BYTES];
-    put_be32(dppk_id, id);
+    store_be32(id, dppk_id);
     mcx_kdf_param p0 = {id, sizeof id};
     mcx_status st = mcx_kdf(dppk, dppk_len, fc, &p0, 1, out);
     /* TS 33.180 F.1.5: the 128 least significant bits, i.e. the rightmost 16 octets */
@@ -196,7 +184,7 @@ mcx_status mcx_xpk_keys(const uint8_t *xpk, size_t xpk_len, uint32_t xpk_id, con
 
     /* TS 33.180 F.1.4: P0 = MC service user ID, P1 = XPK-ID (4 octets) */
     uint8_t id[4], out[MCX_KDF_OUT_BYTES];
-    put_be32(xpk_id, id);
+    store_be32(id, xpk_id);
     mcx_kdf_param p[2] = {{(const uint8_t *)user_uri, uri_len}, {id, sizeof id}};
     mcx_status st;
     MCX_GUARD_GOTO(st, mcx_kdf(xpk, xpk_len, MCX_KDF_FC_XPK_CONF, p, 2, out), fail);
