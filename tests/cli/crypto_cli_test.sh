@@ -4,68 +4,11 @@
 # usage: crypto_cli_test.sh PATH/TO/mcx PATH/TO/tests/vectors
 set -u
 
-MCX=${1:?usage: crypto_cli_test.sh MCX VECTOR_DIR}
-VEC=${2:?usage: crypto_cli_test.sh MCX VECTOR_DIR}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcx-cli-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-umask 077 # the commands that print secret keys refuse files that others can read
-
-checks=0
-fails=0
+. "$(dirname "$0")/cli_lib.sh" "$@"
 
 # vec FILE NAME: a vector value, lowercase hex.
 vec() {
     sed -n "s/^$2 = //p" "$VEC/$1" | tr 'A-F' 'a-f' | tr -d ' \r'
-}
-
-# field NAME: a string value from the last command's JSON output.
-field() {
-    sed -n "s/^.*\"$1\": *\"\([^\"]*\)\".*\$/\1/p" "$tmp/out" | head -n 1
-}
-
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-}
-
-# run NAME EXPECTED_EXIT ARGS...: run mcx, keep stdout and stderr in $tmp/out and $tmp/err.
-run() {
-    name=$1
-    want=$2
-    shift 2
-    checks=$((checks + 1))
-    "$MCX" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, expected $want"
-        sed 's/^/    stderr: /' "$tmp/err"
-        return 1
-    fi
-    if [ "$want" -ne 0 ] && [ -s "$tmp/out" ]; then
-        fail "$name: stdout not empty on failure"
-    fi
-    return 0
-}
-
-# expect_eq NAME GOT WANT
-expect_eq() {
-    checks=$((checks + 1))
-    if [ "$2" != "$3" ]; then
-        fail "$1: got '$2', expected '$3'"
-    fi
-}
-
-# expect_out NAME FIXED-STRING: stdout contains the string.
-expect_out() {
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$tmp/out" || fail "$1: stdout lacks '$2': $(cat "$tmp/out")"
-}
-
-# expect_err NAME FIXED-STRING: stderr contains the string.
-expect_err() {
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$tmp/err" || fail "$1: stderr lacks '$2': $(cat "$tmp/err")"
 }
 
 # expect_hexlen NAME VALUE OCTETS: a lowercase hex string of that many octets.
@@ -274,5 +217,4 @@ checks=$((checks + 1))
 rm -f "$tmp/kms.json"
 "$MCX" crypto kms-keygen >"$tmp/kms.json" 2>"$tmp/err" || fail "kms-keygen to a private file: exit $?"
 
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -6,15 +6,7 @@
 # usage: mikey_cli_test.sh PATH/TO/mcx PATH/TO/tests/vectors
 set -u
 
-MCX=${1:?usage: mikey_cli_test.sh MCX VECTOR_DIR}
-VEC=${2:?usage: mikey_cli_test.sh MCX VECTOR_DIR}
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcx-mikey-test.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
-umask 077 # open and the derivations print secret keys: they refuse files that others can read
-
-checks=0
-fails=0
+. "$(dirname "$0")/cli_lib.sh" "$@"
 
 # vec FILE NAME: a value of the unnamed top section of a vector file, lowercase hex.
 vec() {
@@ -32,55 +24,9 @@ lc() {
     printf '%s' "$1" | tr 'A-F' 'a-f'
 }
 
-# field NAME: a string value from the last command's JSON output.
-field() {
-    sed -n "s/^.*\"$1\": *\"\([^\"]*\)\".*\$/\1/p" "$tmp/out" | head -n 1
-}
-
 # num NAME: a number (or null) from the last command's JSON output.
 num() {
     sed -n "s/^.*\"$1\": *\([0-9a-z]*\).*\$/\1/p" "$tmp/out" | head -n 1
-}
-
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL: $*"
-}
-
-# run NAME EXPECTED_EXIT ARGS...: run mcx, keep stdout and stderr in $tmp/out and $tmp/err.
-run() {
-    name=$1
-    want=$2
-    shift 2
-    checks=$((checks + 1))
-    "$MCX" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        fail "$name: exit $rc, expected $want"
-        sed 's/^/    stderr: /' "$tmp/err"
-        return 1
-    fi
-    if [ "$want" -ne 0 ] && [ -s "$tmp/out" ]; then
-        fail "$name: stdout not empty on failure"
-    fi
-    return 0
-}
-
-expect_eq() {
-    checks=$((checks + 1))
-    if [ "$2" != "$3" ]; then
-        fail "$1: got '$2', expected '$3'"
-    fi
-}
-
-expect_out() {
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$tmp/out" || fail "$1: stdout lacks '$2'"
-}
-
-expect_err() {
-    checks=$((checks + 1))
-    grep -qF -- "$2" "$tmp/err" || fail "$1: stderr lacks '$2': $(cat "$tmp/err")"
 }
 
 # b64hex BASE64: the octets in lowercase hex.
@@ -473,5 +419,4 @@ rc=$?
 [ "$rc" -eq 2 ] || fail "open to a world-readable file: exit $rc, expected 2"
 [ -s "$tmp/key.json" ] && fail "open wrote a key to a world-readable file"
 
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+finish
