@@ -40,7 +40,12 @@ typedef enum mcx_status {
     MCX_E_REPLAY,       /* a message was seen before within its acceptance window */
     MCX_E_UNKNOWN_PEER, /* a sender, receiver or KMS is not known or not trusted */
     MCX_E_NO_KEY,       /* no key is held for the identity or key period a message needs */
-    MCX_E_TAG_INVALID   /* an authentication tag (AES-GCM, HMAC) does not verify */
+    MCX_E_TAG_INVALID,  /* an authentication tag (AES-GCM, HMAC) does not verify */
+    MCX_E_DENIED,       /* a valid request or token that policy refuses (scope, audience, user) */
+    MCX_E_NOT_FOUND,    /* a named record (user, client, key, code) does not exist */
+    MCX_E_EXISTS,       /* a record to be created exists already */
+    MCX_E_STORE,        /* the store (SQLite, PostgreSQL) failed */
+    MCX_E_IO            /* a file, socket or HTTP exchange failed */
 } mcx_status;
 
 /* Short stable name of a status, e.g. "MCX_E_SIG_INVALID". */

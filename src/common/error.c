@@ -66,6 +66,16 @@ const char *mcx_status_name(mcx_status st)
         return "MCX_E_NO_KEY";
     case MCX_E_TAG_INVALID:
         return "MCX_E_TAG_INVALID";
+    case MCX_E_DENIED:
+        return "MCX_E_DENIED";
+    case MCX_E_NOT_FOUND:
+        return "MCX_E_NOT_FOUND";
+    case MCX_E_EXISTS:
+        return "MCX_E_EXISTS";
+    case MCX_E_STORE:
+        return "MCX_E_STORE";
+    case MCX_E_IO:
+        return "MCX_E_IO";
     }
     return "MCX_E_UNKNOWN";
 }
