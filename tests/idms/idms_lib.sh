@@ -1,0 +1,152 @@
+# Shared by the IdMS end-to-end tests and scripts/bench-idms (sourced, POSIX sh): a certificate,
+# a daemon configuration, a free loopback port, and starting / stopping mcx-idms.
+#
+# usage:
+#   . /path/to/tests/idms/idms_lib.sh
+#   tmp=$(mktemp -d); trap 'idms_cleanup; rm -rf "$tmp"' EXIT INT TERM
+#   idms_cert "$tmp"                                    -> $tmp/cert.pem, $tmp/key.pem
+#   port=$(idms_free_port)
+#   idms_config "$tmp" police "$port" "sqlite:$tmp/police.db" '"code_ttl": 30'
+#   "$MCX" idms init --config "$tmp/police.json"
+#   idms_start "$IDMS" "$tmp/police.json" "$tmp/police.log"   -> $IDMS_PID, $IDMS_URL
+#   ...
+#   idms_stop                                           (or idms_stop PID)
+# shellcheck shell=sh
+
+IDMS_PID=
+IDMS_PIDS=
+IDMS_URL=
+
+# idms_cert DIR [NAME]: a self-signed P-256 certificate for 127.0.0.1 and localhost (SAN), its own
+# CA, so that it serves both as the daemon's tls_cert and as the clients' --cacert / curl --cacert.
+# Files DIR/NAME.pem and DIR/NAME-key.pem; NAME defaults to "cert" with the key in DIR/key.pem.
+idms_cert() {
+    _dir=$1
+    _name=${2:-cert}
+    if [ "$_name" = cert ]; then _key=$_dir/key.pem; else _key=$_dir/$_name-key.pem; fi
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=mcxsec test IdMS $_name" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,digitalSignature,keyCertSign" \
+        -keyout "$_key" -out "$_dir/$_name.pem" 2>"$_dir/openssl.err" || {
+        echo "idms_cert: openssl failed:" >&2
+        cat "$_dir/openssl.err" >&2
+        return 1
+    }
+    chmod 600 "$_key"
+}
+
+# idms_free_port: a TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it;
+# there is a small window before the daemon binds it, acceptable for tests).
+idms_free_port() {
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# idms_config DIR NAME PORT STORE_URL [EXTRA_JSON_FIELDS]: write DIR/NAME.json for a daemon with
+# issuer https://127.0.0.1:PORT listening on 127.0.0.1:PORT, TLS from DIR/cert.pem + DIR/key.pem
+# (or DIR/NAME.pem + DIR/NAME-key.pem when those exist), the given store, cheap argon2 costs so
+# that logins are fast, and 2 threads. EXTRA_JSON_FIELDS (e.g. '"code_ttl": 5, "partners": [...]')
+# are appended to the object and override nothing already written: do not repeat a key.
+idms_config() {
+    _dir=$1
+    _name=$2
+    _port=$3
+    _store=$4
+    _extra=${5:-}
+    _cert=$_dir/cert.pem
+    _key=$_dir/key.pem
+    if [ -f "$_dir/$_name.pem" ]; then
+        _cert=$_dir/$_name.pem
+        _key=$_dir/$_name-key.pem
+    fi
+    [ -n "$_extra" ] && _extra=",
+  $_extra"
+    cat >"$_dir/$_name.json" <<EOF
+{
+  "issuer": "https://127.0.0.1:$_port",
+  "listen": "127.0.0.1:$_port",
+  "tls_cert": "$_cert",
+  "tls_key": "$_key",
+  "store": "$_store",
+  "argon2": {"t_cost": 1, "m_cost_kib": 1024},
+  "threads": 2$_extra
+}
+EOF
+}
+
+# idms_start BIN CONFIG LOGFILE [ARGS...]: start the daemon in the background (stdout and stderr
+# to LOGFILE), wait up to 10 s for its "listening on https://..." line, set IDMS_PID and IDMS_URL
+# (the URL it printed). On timeout or early exit: print the log, kill it, return 1.
+idms_start() {
+    _bin=$1
+    _conf=$2
+    _log=$3
+    shift 3
+    "$_bin" --config "$_conf" "$@" >"$_log" 2>&1 &
+    IDMS_PID=$!
+    IDMS_PIDS="$IDMS_PIDS $IDMS_PID"
+    _i=0
+    while [ $_i -lt 100 ]; do
+        IDMS_URL=$(sed -n 's/^mcx-idms: listening on \(https:\/\/[^ ]*\).*$/\1/p' "$_log" | head -n 1)
+        [ -n "$IDMS_URL" ] && return 0
+        if ! kill -0 "$IDMS_PID" 2>/dev/null; then
+            wait "$IDMS_PID"
+            echo "idms_start: $_bin exited (status $?) before listening; log:" >&2
+            sed 's/^/    /' "$_log" >&2
+            IDMS_PID=
+            return 1
+        fi
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    echo "idms_start: $_bin not listening after 10 s; log:" >&2
+    sed 's/^/    /' "$_log" >&2
+    kill "$IDMS_PID" 2>/dev/null
+    wait "$IDMS_PID" 2>/dev/null
+    IDMS_PID=
+    return 1
+}
+
+# idms_stop [PID]: SIGTERM the daemon (default $IDMS_PID), wait for it (up to 10 s, then SIGKILL),
+# and return 0 only if it exited with status 0 (graceful shutdown, STYLE.md #14).
+idms_stop() {
+    _pid=${1:-$IDMS_PID}
+    [ -n "$_pid" ] || return 0
+    kill -TERM "$_pid" 2>/dev/null || {
+        echo "idms_stop: no process $_pid" >&2
+        return 1
+    }
+    _i=0
+    while kill -0 "$_pid" 2>/dev/null && [ $_i -lt 100 ]; do
+        # a zombie still answers kill -0; wait reaps it below
+        if ! ps -o stat= -p "$_pid" 2>/dev/null | grep -qv Z; then break; fi
+        sleep 0.1
+        _i=$((_i + 1))
+    done
+    if [ $_i -ge 100 ]; then
+        echo "idms_stop: $_pid ignored SIGTERM for 10 s; killing it" >&2
+        kill -KILL "$_pid" 2>/dev/null
+    fi
+    wait "$_pid"
+    _rc=$?
+    IDMS_PIDS=$(echo "$IDMS_PIDS" | sed "s/ $_pid\b//")
+    [ "$_pid" = "$IDMS_PID" ] && IDMS_PID=
+    if [ $_rc -ne 0 ]; then
+        echo "idms_stop: daemon $_pid exited with status $_rc" >&2
+        return 1
+    fi
+    return 0
+}
+
+# idms_cleanup: kill every daemon idms_start started that is still running (for an EXIT trap).
+idms_cleanup() {
+    for _p in $IDMS_PIDS; do
+        kill -TERM "$_p" 2>/dev/null && wait "$_p" 2>/dev/null
+    done
+    IDMS_PIDS=
+    IDMS_PID=
+}
