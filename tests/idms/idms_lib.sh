@@ -150,3 +150,141 @@ idms_cleanup() {
     IDMS_PIDS=
     IDMS_PID=
 }
+
+# ---- Test harness (the tests/idms/*_test.sh scripts) -------------------------------------------
+
+# idms_test_init MCX IDMS TESTS_DIR BACKEND: the programs, a private scratch folder $tmp (removed
+# at exit, daemons stopped), the store backend ("sqlite" or "postgresql": then the fixture's URL
+# from $MCX_TEST_PG_URL_FILE), the check counters, and $MCX_STATE_DIR for mcx's token files.
+idms_test_init() {
+    MCX=${1:?usage: $0 MCX IDMS TESTS_DIR BACKEND}
+    IDMS=${2:?usage: $0 MCX IDMS TESTS_DIR BACKEND}
+    TDIR=${3:?usage: $0 MCX IDMS TESTS_DIR BACKEND}
+    BACKEND=${4:-sqlite}
+    TOOL="python3 $TDIR/idms_tool.py"
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcx-idms-test.XXXXXX") || exit 1
+    trap 'idms_cleanup; idms_pg_cleanup; rm -rf "$tmp"' EXIT
+    trap 'exit 1' INT TERM
+    umask 077
+    checks=0
+    fails=0
+    PG_URL=
+    IDMS_PG_DBS=
+    if [ "$BACKEND" = postgresql ]; then
+        PG_URL=$(cat "${MCX_TEST_PG_URL_FILE:?PostgreSQL run without the fixture}") || exit 1
+    fi
+    MCX_STATE_DIR=$tmp/state
+    export MCX_STATE_DIR
+    idms_cert "$tmp" || exit 1
+    printf '%s\n' 'correct horse battery staple' >"$tmp/alice.pw"
+    printf '%s\n' 'bob-s3cret-pass' >"$tmp/bob.pw"
+}
+
+# idms_store NAME: a fresh, empty store URL for one daemon: an SQLite file in $tmp, or a new
+# PostgreSQL database on the fixture's cluster (dropped at exit), so that tests running at the
+# same time never share state.
+idms_store() {
+    if [ "$BACKEND" = postgresql ]; then
+        _db="idms_$1_$$_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+        psql -XAtq -d "$PG_URL" -c "CREATE DATABASE $_db" >/dev/null || return 1
+        IDMS_PG_DBS="$IDMS_PG_DBS $_db"
+        echo "$PG_URL" | sed "s|/[^/?]*\(?.*\)\{0,1\}\$|/$_db\1|"
+    else
+        echo "sqlite:$tmp/$1.db"
+    fi
+}
+
+idms_pg_cleanup() {
+    for _db in $IDMS_PG_DBS; do
+        psql -XAtq -d "$PG_URL" -c "DROP DATABASE IF EXISTS $_db WITH (FORCE)" >/dev/null 2>&1
+    done
+    IDMS_PG_DBS=
+}
+
+# idms_domain NAME [EXTRA_JSON_FIELDS [PORT]]: a complete IdMS: store, port (free if not given),
+# config $tmp/NAME.json, `mcx idms init`, users alice (password $tmp/alice.pw, MCPTT ID
+# sip:alice@NAME.example) and bob ($tmp/bob.pw), the client mcx-cli with the redirect URI mcx login
+# uses. Sets $DOM_PORT, $DOM_URL, $DOM_STORE, $DOM_CONF. Does not start the daemon.
+idms_domain() {
+    DOM_STORE=$(idms_store "$1") || return 1
+    DOM_PORT=${3:-$(idms_free_port)}
+    DOM_URL=https://127.0.0.1:$DOM_PORT
+    DOM_CONF=$tmp/$1.json
+    idms_config "$tmp" "$1" "$DOM_PORT" "$DOM_STORE" "${2:-}"
+    idms_admin "init $1" idms init --config "$DOM_CONF" || return 1
+    idms_admin "add alice" idms user add --config "$DOM_CONF" --user alice \
+        --password-file "$tmp/alice.pw" --mcptt-id "sip:alice@$1.example" || return 1
+    idms_admin "add bob" idms user add --config "$DOM_CONF" --user bob \
+        --password-file "$tmp/bob.pw" --mcptt-id "sip:bob@$1.example" || return 1
+    idms_admin "add client" idms client add --config "$DOM_CONF" --client-id mcx-cli \
+        --redirect-uri http://127.0.0.1/callback || return 1
+}
+
+# idms_admin WHAT ARGS...: run mcx ARGS; on failure print its output and count a failure.
+idms_admin() {
+    _what=$1
+    shift
+    checks=$((checks + 1))
+    if ! "$MCX" "$@" >"$tmp/admin.out" 2>&1; then
+        fail "$_what: mcx $* failed: $(cat "$tmp/admin.out")"
+        return 1
+    fi
+}
+
+fail() {
+    fails=$((fails + 1))
+    echo "FAIL: $*"
+}
+
+# expect_eq NAME GOT WANT
+expect_eq() {
+    checks=$((checks + 1))
+    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+# expect_ne NAME GOT UNWANTED
+expect_ne() {
+    checks=$((checks + 1))
+    [ "$2" != "$3" ] || fail "$1: got '$2', expected anything else"
+}
+
+# expect_in NAME FILE FIXED-STRING: FILE contains the string.
+expect_in() {
+    checks=$((checks + 1))
+    grep -qF -- "$3" "$2" || fail "$1: $(basename "$2") lacks '$3': $(head -c 600 "$2")"
+}
+
+# expect_not_in NAME FILE FIXED-STRING
+expect_not_in() {
+    checks=$((checks + 1))
+    if grep -qF -- "$3" "$2"; then fail "$1: $(basename "$2") has '$3'"; fi
+}
+
+# expect_rc NAME GOT_RC WANT_RC [FILE-TO-SHOW]
+expect_rc() {
+    checks=$((checks + 1))
+    if [ "$2" -ne "$3" ]; then
+        fail "$1: exit $2, expected $3"
+        [ -n "${4:-}" ] && sed 's/^/    /' "$4"
+    fi
+    return 0
+}
+
+# hcurl OUT ARGS...: curl trusting the test certificate; body to $tmp/OUT, headers to
+# $tmp/OUT.h; prints the HTTP status (000 when no answer).
+hcurl() {
+    _o=$1
+    shift
+    curl -sS --cacert "$tmp/cert.pem" --max-time 15 -o "$tmp/$_o" -D "$tmp/$_o.h" \
+        -w '%{http_code}' "$@" 2>"$tmp/$_o.err"
+}
+
+# finish: the summary line, and the exit status of the test; also stops the daemons (any that
+# exits with a non-zero status is a failure).
+finish() {
+    for _p in $IDMS_PIDS; do
+        idms_stop "$_p" || fail "daemon $_p did not shut down cleanly"
+    done
+    echo "$checks checks, $fails failed"
+    [ "$fails" -eq 0 ]
+}
