@@ -48,7 +48,14 @@ int main(int argc, char **argv)
     int rc = 0;
     int64_t now = (int64_t)time(NULL);
     char code[128];
+    /* Batches of 1000 per transaction: mcx_idms_code_issue opens none of its own, and one commit
+     * per code would make seeding tens of thousands of codes slow on PostgreSQL. */
     for (unsigned long i = 0; i < n; i++) {
+        if (i % 1000 == 0 && (s = mcx_store_begin(st)) != MCX_OK) {
+            fprintf(stderr, "seed_codes: begin: %s\n", mcx_last_error());
+            rc = 1;
+            break;
+        }
         s = mcx_idms_code_issue(st, argv[2], argv[3], argv[4], argv[5], argv[6], NULL, now,
                                 (unsigned)ttl, code, sizeof(code));
         if (s != MCX_OK) {
@@ -61,6 +68,14 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
+        if ((i % 1000 == 999 || i + 1 == n) && (s = mcx_store_commit(st)) != MCX_OK) {
+            fprintf(stderr, "seed_codes: commit: %s\n", mcx_last_error());
+            rc = 1;
+            break;
+        }
+    }
+    if (rc != 0) {
+        mcx_store_rollback(st);
     }
     mcx_store_close(st);
     if (fflush(stdout) != 0) {

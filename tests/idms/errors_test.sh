@@ -1,0 +1,182 @@
+# idms.errors: raw HTTP against /authorize and /token for every error case (RFC 6749 §4.1.2.1,
+# §5.2; RFC 7636 §4.4.1, §4.6; OAuth 2.0 Security BCP RFC 9700 §4.14 refresh token rotation), and
+# that a refused request changes nothing in the store.
+# usage: sh errors_test.sh MCX IDMS TESTS_DIR sqlite|postgresql
+# shellcheck shell=sh
+. "$(dirname "$0")/idms_lib.sh"
+idms_test_init "$@"
+RU=http://127.0.0.1/callback
+S=openid%203gpp%3Amc%3Aptt_service
+
+idms_domain police '"login_throttle": {"max_failures": 3, "window": 60, "lockout": 60}' ||
+    { finish; exit 1; }
+url=$DOM_URL
+idms_start "$IDMS" "$DOM_CONF" "$tmp/police.log" || { fail "daemon did not start"; finish; exit 1; }
+
+rows() { # TABLE -> row count in the daemon's store
+    $TOOL count "$DOM_STORE" "$1"
+}
+snapshot() { # the rows a refused request must not add to
+    echo "codes=$(rows codes) refresh=$(rows refresh_tokens) login=$(rows login_requests)"
+}
+location() { # HEADER_FILE -> the Location header's value
+    sed -n 's/^[Ll]ocation: *//p' "$1" | tr -d '\r'
+}
+# expect_error NAME STATUS ERROR: the last answer ($tmp/r) has that status and RFC 6749 error.
+expect_error() {
+    expect_eq "$1: status" "$st" "$2"
+    expect_eq "$1: error" "$($TOOL get "$tmp/r" error 2>/dev/null)" "$3"
+    expect_in "$1: JSON content type" "$tmp/r.h" "application/json"
+    expect_not_in "$1: no token" "$tmp/r" '"access_token"'
+}
+
+# login USER PASSWORD_FILE CHALLENGE STATE: the login page by GET, the form by POST; the 302's
+# Location in $loc, the code in $code.
+login() {
+    code=
+    loc=
+    st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=$4&code_challenge=$3&code_challenge_method=S256")
+    [ "$st" = 200 ] || { fail "GET /authorize: $st $(cat "$tmp/page")"; return 1; }
+    hidden=$($TOOL hidden "$tmp/page") || { fail "login page has no hidden fields"; return 1; }
+    st=$(hcurl post "$url/authorize" --data "$hidden" --data-urlencode "username=$1" \
+        --data-urlencode "password=$(cat "$2")")
+    loc=$(location "$tmp/post.h")
+    code=$($TOOL urlparam "$loc" code 2>/dev/null)
+}
+token() { # ARGS... for curl: POST /token; status in $st, body $tmp/r
+    st=$(hcurl r "$url/token" "$@")
+}
+set -- $($TOOL pkce)
+V=$1
+C=$2
+
+# ---- The happy path once, for reference ----------------------------------------------------------
+login alice "$tmp/alice.pw" "$C" st1
+expect_eq "login: 302" "$st" 302
+case "$loc" in "$RU?"*) ;; *) fail "login redirect to '$loc'" ;; esac
+expect_eq "login: state" "$($TOOL urlparam "$loc" state)" st1
+expect_eq "login: iss (RFC 9207)" "$($TOOL urlparam "$loc" iss)" "$url"
+expect_ne "login: code" "$code" ""
+code1=$code
+
+# ---- /token refusals that must not touch the code (it still works afterwards) -------------------
+before=$(snapshot)
+token --data "code=$code1&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_error "missing grant_type" 400 invalid_request
+token --data "grant_type=password&username=alice&password=x&client_id=mcx-cli"
+expect_error "grant_type password" 400 unsupported_grant_type
+token --data "grant_type=client_credentials&client_id=mcx-cli"
+expect_error "grant_type client_credentials" 400 unsupported_grant_type
+token --data "grant_type=authorization_code&code=$code1&redirect_uri=$RU&client_id=nobody&code_verifier=$V"
+expect_error "unknown client" 401 invalid_client
+expect_in "unknown client: WWW-Authenticate (RFC 6749 §5.2)" "$tmp/r.h" "WWW-Authenticate"
+token --data "grant_type=authorization_code&grant_type=authorization_code&code=$code1&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_error "duplicate grant_type" 400 invalid_request
+token --data "grant_type=authorization_code&code=$code1&code=$code1&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_error "duplicate code" 400 invalid_request
+token -H "Content-Type: application/json" \
+    --data "{\"grant_type\":\"authorization_code\",\"code\":\"$code1\",\"code_verifier\":\"$V\"}"
+expect_error "JSON body" 400 invalid_request
+head -c 20000 /dev/zero | tr '\0' a >"$tmp/big"
+st=$(hcurl r "$url/token" --data "grant_type=authorization_code&code=$code1&x=" \
+    --data-binary "@$tmp/big")
+expect_eq "oversized body: 413" "$st" 413
+st=$(hcurl r -X PUT "$url/token" --data "grant_type=authorization_code")
+checks=$((checks + 1))
+case "$st" in 405 | 400) ;; *) fail "PUT /token: $st" ;; esac
+expect_eq "refusals wrote nothing" "$(snapshot)" "$before"
+
+# ---- Refusals that spend the code: PKCE and redirect URI are checked against the code -----------
+login alice "$tmp/alice.pw" "$C" st2
+token --data "grant_type=authorization_code&code=$code&redirect_uri=http://127.0.0.1/other&client_id=mcx-cli&code_verifier=$V"
+expect_error "wrong redirect_uri" 400 invalid_grant
+login alice "$tmp/alice.pw" "$C" st3
+set -- $($TOOL pkce)
+token --data "grant_type=authorization_code&code=$code&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$1"
+expect_error "wrong code_verifier" 400 invalid_grant
+token --data "grant_type=authorization_code&code=$code&redirect_uri=$RU&client_id=mcx-cli"
+expect_error "no code_verifier" 400 invalid_request
+token --data "grant_type=authorization_code&code=not-a-code-at-all&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_error "unknown code" 400 invalid_grant
+
+# ---- The good exchange, then a replay of the code revokes what it gave (RFC 6749 §4.1.2) -------
+before_rt=$(rows refresh_tokens)
+token --data "grant_type=authorization_code&code=$code1&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_eq "exchange: 200" "$st" 200
+expect_in "exchange: no caching (RFC 6749 §5.1)" "$tmp/r.h" "no-store"
+expect_eq "exchange: token_type" "$($TOOL get "$tmp/r" token_type)" Bearer
+rt1=$($TOOL get "$tmp/r" refresh_token)
+expect_ne "exchange: refresh token" "$rt1" ""
+expect_eq "exchange: one refresh token row" "$(rows refresh_tokens)" $((before_rt + 1))
+token --data "grant_type=authorization_code&code=$code1&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_error "code replay" 400 invalid_grant
+token --data "grant_type=refresh_token&refresh_token=$rt1&client_id=mcx-cli"
+expect_error "refresh after code replay (family revoked)" 400 invalid_grant
+
+# ---- Refresh rotation: reusing a spent refresh token revokes the whole family -------------------
+login alice "$tmp/alice.pw" "$C" st4
+token --data "grant_type=authorization_code&code=$code&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
+expect_eq "second exchange: 200" "$st" 200
+rta=$($TOOL get "$tmp/r" refresh_token)
+token --data "grant_type=refresh_token&refresh_token=$rta&client_id=mcx-cli"
+expect_eq "refresh: 200" "$st" 200
+rtb=$($TOOL get "$tmp/r" refresh_token)
+expect_ne "refresh: rotated" "$rtb" "$rta"
+token --data "grant_type=refresh_token&refresh_token=$rtb&client_id=other-client"
+expect_error "refresh with another client_id" 401 invalid_client
+token --data "grant_type=refresh_token&refresh_token=$rta&client_id=mcx-cli"
+expect_error "reused refresh token" 400 invalid_grant
+token --data "grant_type=refresh_token&refresh_token=$rtb&client_id=mcx-cli"
+expect_error "newest refresh token after reuse (family revoked)" 400 invalid_grant
+token --data "grant_type=refresh_token&refresh_token=garbage&client_id=mcx-cli"
+expect_error "unknown refresh token" 400 invalid_grant
+
+# ---- /authorize ------------------------------------------------------------------------------
+before=$(snapshot)
+st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=p&code_challenge=$V&code_challenge_method=plain")
+expect_eq "plain PKCE: redirect" "$st" 302
+loc=$(location "$tmp/page.h")
+case "$loc" in "$RU?"*) ;; *) fail "plain PKCE: redirect to '$loc'" ;; esac
+expect_eq "plain PKCE: error" "$($TOOL urlparam "$loc" error 2>/dev/null)" invalid_request
+expect_eq "plain PKCE: state" "$($TOOL urlparam "$loc" state 2>/dev/null)" p
+st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=p")
+expect_eq "no PKCE: redirect" "$st" 302
+expect_eq "no PKCE: error" "$($TOOL urlparam "$(location "$tmp/page.h")" error 2>/dev/null)" \
+    invalid_request
+st=$(hcurl page "$url/authorize?response_type=token&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=p&code_challenge=$C&code_challenge_method=S256")
+expect_eq "implicit flow: redirect" "$st" 302
+expect_eq "implicit flow: error" "$($TOOL urlparam "$(location "$tmp/page.h")" error 2>/dev/null)" \
+    unsupported_response_type
+for bad in "http://evil.example/cb" "http://127.0.0.1/callback/x" "http://127.0.0.1/callback?x=1"; do
+    st=$(hcurl page -G "$url/authorize" --data "response_type=code&client_id=mcx-cli&scope=$S&state=p&code_challenge=$C&code_challenge_method=S256" --data-urlencode "redirect_uri=$bad")
+    expect_eq "redirect_uri $bad: 400 page" "$st" 400
+    expect_eq "redirect_uri $bad: no Location" "$(location "$tmp/page.h")" ""
+    expect_in "redirect_uri $bad: HTML" "$tmp/page.h" "text/html"
+done
+st=$(hcurl page "$url/authorize?response_type=code&client_id=nobody&redirect_uri=$RU&scope=$S&state=p&code_challenge=$C&code_challenge_method=S256")
+expect_eq "unknown client at /authorize: 400 page" "$st" 400
+expect_eq "unknown client at /authorize: no Location" "$(location "$tmp/page.h")" ""
+expect_eq "/authorize refusals wrote nothing" "$(snapshot)" "$before"
+
+# ---- Wrong passwords: the uniform message, then lockout (429) ---------------------------------
+printf 'wrong\n' >"$tmp/wrong.pw"
+for i in 1 2 3; do
+    login bob "$tmp/wrong.pw" "$C" "w$i"
+    expect_eq "wrong password $i: page again" "$st" 200
+    expect_in "wrong password $i: uniform error" "$tmp/post" \
+        '<p class="error" role="alert">Invalid username or password.</p>'
+    expect_eq "wrong password $i: no redirect" "$loc" ""
+done
+# An unknown user gets the very same page (no user enumeration).
+login nosuchuser "$tmp/wrong.pw" "$C" w4
+expect_in "unknown user: same error" "$tmp/post" 'Invalid username or password.'
+before=$(snapshot)
+login bob "$tmp/bob.pw" "$C" w5
+expect_eq "locked out, even with the right password: 429" "$st" 429
+expect_eq "locked out: no redirect" "$loc" ""
+expect_eq "lockout wrote no code" "$(rows codes)" "$(echo "$before" | sed 's/codes=\([0-9]*\).*/\1/')"
+# alice is not affected by bob's lockout.
+login alice "$tmp/alice.pw" "$C" st5
+expect_eq "other user still logs in" "$st" 302
+
+finish
