@@ -216,7 +216,9 @@ static mcx_status claim_time(const json_t *c, const char *name, int64_t *t, int 
     if (json_is_real(j)) {
         double d = json_real_value(j);
         if (isfinite(d) && d > -9.0e15 && d < 9.0e15) {
-            *t = (int64_t)floor(d);
+            /* floor without libm: truncation rounds negative fractions up */
+            int64_t i = (int64_t)d;
+            *t = (double)i > d ? i - 1 : i;
             return MCX_OK;
         }
     }
