@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "mcxsec/hex.h"
@@ -118,6 +120,9 @@ static int status_exit(mcx_status st)
     case MCX_E_UNKNOWN_PEER:
     case MCX_E_NO_KEY:
     case MCX_E_TAG_INVALID:
+    case MCX_E_DENIED:    /* the IdMS or a policy refused a valid request */
+    case MCX_E_NOT_FOUND: /* the named user, client or record does not exist */
+    case MCX_E_EXISTS:    /* the record to be created exists already */
         return CLI_EXIT_REJECTED;
     default:
         return CLI_EXIT_FAILED;
@@ -219,24 +224,34 @@ static void print_command_help(FILE *f, const char *prog, const cli_command *cmd
                 kinds);
     }
     fprintf(f, "\noutput: %s\n", cmd->output);
-    fprintf(f, "exit: 0 success, 1 key/signature/SED rejected, 2 usage or malformed input, "
-               "3 internal failure\n");
+    fprintf(f, "exit: 0 success, 1 rejected (key, signature, SED, credentials, policy, record), 2 "
+               "usage or malformed input, 3 internal, I/O or store failure\n");
 }
 
-static void print_group_help(FILE *f, const cli_group *g)
+/* Whether the command named name starts with the words prefix ("" matches every command). */
+static int under_prefix(const char *name, const char *prefix)
 {
+    size_t k = strlen(prefix);
+    return k == 0 || (strncmp(name, prefix, k) == 0 && (name[k] == '\0' || name[k] == ' '));
+}
+
+/* The group's commands whose name starts with the words prefix ("" for all). */
+static void print_group_help(FILE *f, const cli_group *g, const char *prefix)
+{
+    const char *sp = prefix[0] != '\0' ? " " : "";
     fprintf(f,
-            "usage: mcx %s <command> [flags]\n       mcx %s <command> --help\n\n%s\n\n"
+            "usage: mcx %s%s%s <command> [flags]\n       mcx %s%s%s <command> --help\n\n%s\n\n"
             "commands:\n",
-            g->name, g->name, g->summary);
+            g->name, sp, prefix, g->name, sp, prefix, g->summary);
     int width = 0;
     for (size_t i = 0; i < g->n_commands; i++) {
         int w = (int)strlen(g->commands[i].name);
-        if (w > width)
+        if (under_prefix(g->commands[i].name, prefix) && w > width)
             width = w;
     }
     for (size_t i = 0; i < g->n_commands; i++)
-        fprintf(f, "  %-*s  %s\n", width, g->commands[i].name, g->commands[i].summary);
+        if (under_prefix(g->commands[i].name, prefix))
+            fprintf(f, "  %-*s  %s\n", width, g->commands[i].name, g->commands[i].summary);
 }
 
 static void print_program_help(FILE *f, const cli_group *const *groups, size_t n)
@@ -254,8 +269,8 @@ static void print_program_help(FILE *f, const cli_group *const *groups, size_t n
     }
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-*s  %s\n", width, groups[i]->name, groups[i]->summary);
-    fprintf(f, "\nexit: 0 success, 1 key/signature/SED rejected, 2 usage or malformed input, "
-               "3 internal failure\n");
+    fprintf(f, "\nexit: 0 success, 1 rejected (key, signature, SED, credentials, policy, record), "
+               "2 usage or malformed input, 3 internal, I/O or store failure\n");
 }
 
 static int is_help(const char *a)
@@ -661,13 +676,14 @@ static int takes_separate_value(const cli_command *cmd, const char *arg)
 static int run_command(const cli_group *g, const cli_command *cmd, int argc, char **argv)
 {
     if (cmd->n_flags > CLI_MAX_FLAGS) {
-        fprintf(stderr, "mcx %s %s: internal error: too many flags\n", g->name, cmd->name);
+        fprintf(stderr, "mcx %s: internal error: too many flags in '%s'\n", g->name, cmd->name);
         return CLI_EXIT_FAILED;
     }
     cli_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.cmd = cmd;
-    snprintf(ctx.prog, sizeof ctx.prog, "mcx %s %s", g->name, cmd->name);
+    snprintf(ctx.prog, sizeof ctx.prog, "mcx %s%s%s", g->name, cmd->name[0] != '\0' ? " " : "",
+             cmd->name);
     /* --help anywhere in flag position wins over every other error; a flag's value is skipped, so
      * `--uri -h` is a URI, not a request for help. */
     for (int i = 0; i < argc; i++) {
@@ -691,6 +707,25 @@ static int run_command(const cli_group *g, const cli_command *cmd, int argc, cha
     return rc;
 }
 
+/* How many of argv's words spell the (space-separated) command name, or 0 when they do not. */
+static int match_words(const char *name, int argc, char **argv)
+{
+    if (name[0] == '\0')
+        return 0;
+    int k = 0;
+    const char *p = name;
+    while (*p != '\0') {
+        size_t n = strcspn(p, " ");
+        if (k >= argc || strlen(argv[k]) != n || strncmp(argv[k], p, n) != 0)
+            return 0;
+        k++;
+        p += n;
+        if (*p == ' ')
+            p++;
+    }
+    return k;
+}
+
 int cli_main(int argc, char **argv, const cli_group *const *groups, size_t n_groups)
 {
     json_set_alloc_funcs(zmalloc, zfree);
@@ -710,19 +745,185 @@ int cli_main(int argc, char **argv, const cli_group *const *groups, size_t n_gro
         return usage_at("mcx", "unknown group '%s'", argv[1]);
     char gprog[64];
     snprintf(gprog, sizeof gprog, "mcx %s", g->name);
+    /* A group whose one command has the empty name is itself a command (`mcx login --idms ...`):
+     * everything after the group is its flags. */
+    if (g->n_commands == 1 && g->commands[0].name[0] == '\0')
+        return run_command(g, &g->commands[0], argc - 2, argv + 2);
     if (argc < 3) {
-        print_group_help(stderr, g);
+        print_group_help(stderr, g, "");
         fputc('\n', stderr);
         return usage_at(gprog, "missing command");
     }
     if (is_help(argv[2]) || strcmp(argv[2], "help") == 0) {
-        print_group_help(stdout, g);
+        print_group_help(stdout, g, "");
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < g->n_commands; i++)
-        if (strcmp(g->commands[i].name, argv[2]) == 0)
-            return run_command(g, &g->commands[i], argc - 3, argv + 3);
+    /* Command names may be several words ("user add"): the longest name that matches the words
+     * after the group wins. */
+    const cli_command *best = NULL;
+    int best_words = 0;
+    for (size_t i = 0; i < g->n_commands; i++) {
+        int words = match_words(g->commands[i].name, argc - 2, argv + 2);
+        if (words > best_words) {
+            best = &g->commands[i];
+            best_words = words;
+        }
+    }
+    if (best != NULL)
+        return run_command(g, best, argc - 2 - best_words, argv + 2 + best_words);
+    /* Some words that begin command names ("mcx idms user"): help for those, or what is missing */
+    char prefix[64] = "";
+    int pw = 0;
+    for (int k = 2; k < argc && !is_help(argv[k]) && strncmp(argv[k], "--", 2) != 0; k++) {
+        char next[64];
+        snprintf(next, sizeof next, "%s%s%s", prefix, pw > 0 ? " " : "", argv[k]);
+        int any = 0;
+        for (size_t i = 0; i < g->n_commands; i++)
+            any |= under_prefix(g->commands[i].name, next) && strcmp(g->commands[i].name, next);
+        if (!any)
+            break;
+        memcpy(prefix, next, sizeof prefix);
+        pw++;
+    }
+    if (pw > 0) {
+        char pprog[128];
+        snprintf(pprog, sizeof pprog, "mcx %s %s", g->name, prefix);
+        if (2 + pw < argc && is_help(argv[2 + pw])) {
+            print_group_help(stdout, g, prefix);
+            return CLI_EXIT_OK;
+        }
+        print_group_help(stderr, g, prefix);
+        fputc('\n', stderr);
+        if (2 + pw >= argc)
+            return usage_at(pprog, "missing command");
+        return usage_at(pprog, "unknown command '%s'", argv[2 + pw]);
+    }
     return usage_at(gprog, "unknown command '%s'", argv[2]);
+}
+
+/* ---- passwords ---- */
+
+#define CLI_PASSWORD_MAX 1024
+
+/* Read up to cap - 1 octets from fd into buf until end of file (or, for a terminal, the end of
+ * the line), one octet at a time so that nothing is left in a stdio buffer. Returns the length,
+ * or -1 (error), or -2 (too long). */
+static ssize_t read_secret_fd(int fd, char *buf, size_t cap, int line)
+{
+    size_t n = 0;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0 || (line && c == '\n'))
+            break;
+        if (n + 1 >= cap) {
+            mcx_memzero(&c, 1);
+            return -2;
+        }
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+/* Prompt on the terminal with echo off; the terminal's state is restored. */
+static ssize_t read_tty_secret(int tty, const char *prompt, char *buf, size_t cap)
+{
+    struct termios old, quiet;
+    if (tcgetattr(tty, &old) != 0)
+        return -1;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    quiet.c_lflag |= ICANON;
+    if (write(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) != 0)
+        return -1;
+    ssize_t n = read_secret_fd(tty, buf, cap, 1);
+    (void)tcsetattr(tty, TCSAFLUSH, &old);
+    (void)!write(tty, "\n", 1);
+    return n;
+}
+
+int cli_read_password(cli_ctx *ctx, const char *file_flag, const char *prompt, int confirm,
+                      char **out)
+{
+    *out = NULL;
+    char *pw = mcx_secure_alloc(CLI_PASSWORD_MAX + 1);
+    char *again = NULL;
+    if (pw == NULL) {
+        fprintf(stderr, "%s: out of memory\n", ctx->prog);
+        return CLI_EXIT_FAILED;
+    }
+    const char *file = file_flag != NULL ? cli_str(ctx, file_flag) : NULL;
+    ssize_t n;
+    int rc = CLI_EXIT_OK;
+    if (file != NULL) {
+        int fd = strcmp(file, "-") == 0 ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            rc = cli_usage(ctx, "--%s: cannot open '%s': %s", file_flag, file, strerror(errno));
+            goto out;
+        }
+        n = read_secret_fd(fd, pw, CLI_PASSWORD_MAX + 1, 0);
+        if (fd != STDIN_FILENO)
+            close(fd);
+    } else if (!isatty(STDIN_FILENO)) {
+        if (ctx->stdin_used) {
+            rc = cli_usage(ctx, "the password cannot be read from standard input: another flag "
+                                "reads it; use --password-file");
+            goto out;
+        }
+        n = read_secret_fd(STDIN_FILENO, pw, CLI_PASSWORD_MAX + 1, 0);
+    } else {
+        int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+        if (tty < 0) {
+            rc = cli_usage(ctx, "no terminal to ask the password on; use --password-file");
+            goto out;
+        }
+        char ask[128];
+        snprintf(ask, sizeof ask, "%s: ", prompt);
+        n = read_tty_secret(tty, ask, pw, CLI_PASSWORD_MAX + 1);
+        if (n >= 0 && confirm) {
+            again = mcx_secure_alloc(CLI_PASSWORD_MAX + 1);
+            snprintf(ask, sizeof ask, "%s (again): ", prompt);
+            ssize_t m = again != NULL ? read_tty_secret(tty, ask, again, CLI_PASSWORD_MAX + 1) : -1;
+            if (m != n || !mcx_ct_equal(pw, again, (size_t)n)) {
+                close(tty);
+                rc = cli_usage(ctx, "the two passwords differ");
+                goto out;
+            }
+        }
+        close(tty);
+    }
+    if (n == -2) {
+        rc = cli_usage(ctx, "password longer than %d octets", CLI_PASSWORD_MAX);
+        goto out;
+    }
+    if (n < 0) {
+        rc = cli_usage(ctx, "cannot read the password: %s", strerror(errno));
+        goto out;
+    }
+    /* one trailing newline (a file written by echo, a here-string) is not part of it */
+    if (n > 0 && pw[n - 1] == '\n')
+        pw[--n] = '\0';
+    if (n > 0 && pw[n - 1] == '\r')
+        pw[--n] = '\0';
+    if (n == 0) {
+        rc = cli_usage(ctx, "empty password");
+        goto out;
+    }
+    if (strlen(pw) != (size_t)n) {
+        rc = cli_usage(ctx, "the password contains a NUL octet");
+        goto out;
+    }
+    *out = pw;
+    pw = NULL;
+out:
+    mcx_secure_free(pw);
+    mcx_secure_free(again);
+    return rc;
 }
 
 /* ---- JSON output ---- */

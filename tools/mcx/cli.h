@@ -4,9 +4,10 @@
  *
  * Exit codes (docs/cli.md):
  *   0  success; the JSON result is on stdout
- *   1  a key, signature or SED was rejected (reason on stderr, from mcx_last_error())
+ *   1  rejected: a key, signature or SED, credentials or a policy, or a named record that is
+ *      missing or exists already (reason on stderr, from mcx_last_error())
  *   2  bad usage or malformed input (the flag or argument is named on stderr)
- *   3  internal failure (out of memory, random generator, output error)
+ *   3  internal failure (out of memory, random generator, output error, I/O, the store)
  * On any failure nothing is written to stdout. */
 #ifndef MCX_TOOLS_CLI_H
 #define MCX_TOOLS_CLI_H
@@ -49,6 +50,8 @@ typedef struct cli_flag {
 typedef struct cli_ctx cli_ctx;
 
 typedef struct cli_command {
+    /* One or more words ("user add" matches `mcx idms user add`). The empty name makes the group
+     * itself the command (`mcx login --idms ...`); it must then be the group's only command. */
     const char *name;
     const char *summary;     /* one line for the group's help */
     const char *description; /* a paragraph for the command's help */
@@ -78,6 +81,14 @@ json_t *cli_json(const cli_ctx *ctx, const char *name);
 const char *cli_str(const cli_ctx *ctx, const char *name);
 uint64_t cli_u64(const cli_ctx *ctx, const char *name);
 int cli_has(const cli_ctx *ctx, const char *name);
+
+/* Read a password for the running command, never from the command line: from the file named by
+ * the CLI_STR flag file_flag when it is given, else from standard input when that is not a
+ * terminal, else from the terminal without echo (asked twice when confirm). The password is read
+ * straight into locked memory (mcx_secure_alloc), one trailing newline removed; the caller frees
+ * *out with mcx_secure_free. Returns an exit code (0: *out set; else the reason was printed). */
+int cli_read_password(cli_ctx *ctx, const char *file_flag, const char *prompt, int confirm,
+                      char **out);
 
 /* "mcx crypto sign": the prefix of every message the running command prints. */
 const char *cli_prog(const cli_ctx *ctx);

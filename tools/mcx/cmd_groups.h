@@ -7,5 +7,8 @@
 
 extern const cli_group mcx_crypto_group;
 extern const cli_group mcx_mikey_group;
+extern const cli_group mcx_idms_group;
+extern const cli_group mcx_login_group;
+extern const cli_group mcx_token_group;
 
 #endif

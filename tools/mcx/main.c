@@ -1,10 +1,10 @@
-/* mcx: the mcxsec command-line program. `mcx <group> <command> [flags]`; see docs/cli.md. */
+/* mcx: the mcxsec command-line program. `mcx <group> <command> [flags]` (a command may be several
+ * words, and a group may itself be the command: `mcx login --idms ...`); see docs/cli.md. */
 #include "cli.h"
 #include "cmd_groups.h"
 
 static const cli_group *const groups[] = {
-    &mcx_crypto_group,
-    &mcx_mikey_group,
+    &mcx_crypto_group, &mcx_mikey_group, &mcx_idms_group, &mcx_login_group, &mcx_token_group,
 };
 
 int main(int argc, char **argv)
