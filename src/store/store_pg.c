@@ -364,8 +364,13 @@ static mcx_status pg_execute(mcx_stmt *s)
         if (ps->blobs == NULL || ps->blob_lens == NULL)
             return MCX_FAIL(MCX_E_NOMEM, "store (postgresql): out of memory");
     }
-    /* PQcmdTuples is "" for statements that change nothing (SELECT, DDL). */
-    s->changes = strtoll(PQcmdTuples(res), NULL, 10);
+    /* PQcmdTuples also counts the rows a SELECT returned; only writes change rows. */
+    {
+        const char *tag = PQcmdStatus(res);
+        if (strncmp(tag, "INSERT ", 7) == 0 || strncmp(tag, "UPDATE ", 7) == 0 ||
+            strncmp(tag, "DELETE ", 7) == 0 || strncmp(tag, "MERGE ", 6) == 0)
+            s->changes = strtoll(PQcmdTuples(res), NULL, 10);
+    }
     return MCX_OK;
 }
 
