@@ -240,7 +240,7 @@ static size_t pool_put_decoded(tag *t, const char *s, size_t n)
 static int read_tag(scan *sc, tag *t)
 {
     memset(t, 0, offsetof(tag, pool));
-    t->pool_len = 0;
+    t->overflow = 0;
     t->pool[0] = '\0';
     t->pool_len = 1; /* offset 0: the empty string */
     size_t p = sc->pos + 1;

@@ -130,11 +130,17 @@ mcx_status mcx_tokens_save(const mcx_tokens *t, const char *path)
         json_decref(o);
         return MCX_FAIL(MCX_E_NOMEM, "token file: out of memory");
     }
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (text == NULL)
+    /* json_dumpb into our own buffer: text from json_dumps would have to go back through
+     * whatever allocator the program gave jansson */
+    size_t n = json_dumpb(o, NULL, 0, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *text = n > 0 ? malloc(n + 1) : NULL;
+    if (text == NULL || json_dumpb(o, text, n, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != n) {
+        free(text);
+        json_decref(o);
         return MCX_FAIL(MCX_E_NOMEM, "token file: out of memory");
-    size_t n = strlen(text);
+    }
+    json_decref(o);
+    text[n] = '\0';
 
     /* temporary file in the same folder (mkstemp: O_EXCL, mode 0600), then rename over */
     snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
