@@ -1,7 +1,8 @@
 /* mcx-bench: medians of the crypto core's operations, single thread, after warm-up, with the
  * field multiplications each needs (so the distance to the arithmetic floor is visible), next to
- * the same operations in wolfSSL (the wolf_peer test tool, run as a separate process), and of
- * the MIKEY-SAKKE I_MESSAGE operations built on them (no peer: wolfSSL has no MIKEY).
+ * the same operations in wolfSSL (the wolf_peer test tool, run as a separate process), of
+ * the MIKEY-SAKKE I_MESSAGE operations built on them (no peer: wolfSSL has no MIKEY), and of the
+ * access-token check every MCX service runs per request.
  *
  *   mcx-bench [--iterations N] [--json FILE] [--no-peer]
  *
@@ -17,6 +18,7 @@
 #include "mcxsec/mem.h"
 #include "mcxsec/mikey.h"
 #include "mcxsec/sakke.h"
+#include "mcxsec/token.h"
 #include "mcxsec/uid.h"
 
 typedef struct result {
@@ -41,6 +43,7 @@ static result results[] = {
     {"ssk_issue_us", "SSK+PVT issue (KMS)", 20, 0, 0, 0},
     {"mikey_open_gmk_us", "MIKEY open GMK I_MESSAGE + SRTP master", 2800, 0, 0, 0},
     {"mikey_build_gmk_us", "MIKEY build GMK I_MESSAGE", 1100, 0, 0, 0},
+    {"token_verify_us", "token verify (ES256, cached key)", 100, 0, 0, 0},
 };
 #define N_RESULTS (sizeof results / sizeof results[0])
 
@@ -307,6 +310,41 @@ static void bench_mikey(int n)
     mcx_memzero(srtp_key, sizeof srtp_key);
 }
 
+/* mcx_token_verify of one access token, as a service checks each request: the verifier holds the
+ * issuer's key (static JWK Set, so no fetch), and each run parses header and claims, hashes and
+ * verifies the ES256 signature, and checks iss, aud, typ, times and the scope. */
+static void bench_token(int n)
+{
+    mcx_signing_key *k = NULL;
+    OK(mcx_signing_key_generate(&k));
+    int64_t now = (int64_t)time(NULL);
+    json_t *claims =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", "https://idms.example:8443",
+                  "sub", "alice", "aud", "https://kms.example", "iat", (json_int_t)now, "exp",
+                  (json_int_t)(now + 3600), "scope", "openid 3gpp:mc:ptt_key_management_service",
+                  "client_id", "mcptt_client", "mcptt_id", "sip:alice@mcx.example");
+    char *jwt = NULL;
+    OK(mcx_jwt_sign(k, MCX_TOKEN_ACCESS, claims, &jwt));
+    json_t *set = mcx_jwks_of((const mcx_signing_key *const *)&k, 1);
+    char *jwks = json_dumps(set, JSON_COMPACT);
+    if (claims == NULL || set == NULL || jwks == NULL)
+        abort();
+    mcx_token_verifier_config cfg = {.issuer = "https://idms.example:8443",
+                                     .audience = "https://kms.example",
+                                     .kind = MCX_TOKEN_ACCESS,
+                                     .jwks_json = jwks};
+    mcx_token_verifier *v = NULL;
+    OK(mcx_token_verifier_new(&v, &cfg));
+    mcx_token_claims c;
+    MEASURE("token_verify_us", n, OK(mcx_token_verify(v, jwt, MCX_SCOPE_PTT_KMS, now, &c)));
+    mcx_token_verifier_free(v);
+    free(jwks);
+    free(jwt);
+    json_decref(set);
+    json_decref(claims);
+    mcx_signing_key_free(k);
+}
+
 /* Run "bench N" in the wolfSSL peer and pick "wolf_<key>": value pairs out of its JSON answer. */
 static int bench_peer(int n)
 {
@@ -410,6 +448,7 @@ int main(int argc, char **argv)
     bench_sakke(n);
     bench_eccsi(n);
     bench_mikey(n);
+    bench_token(n);
     if (peer) {
         fprintf(stderr, "mcx-bench: measuring wolfSSL through wolf_peer...\n");
         peer = bench_peer(n);
