@@ -38,40 +38,23 @@
             "read the password from FILE (else standard input, else asked twice on the terminal)"  \
     }
 
-/* The store URL of a configuration file: its "store", a relative SQLite path taken relative to
- * the file's folder (as mcx-idms does, include/mcxsec/idms.h). */
+/* The store URL of the daemon's configuration file, resolved exactly as mcx-idms does (a
+ * relative SQLite file is relative to the file's folder). */
 static int config_store_url(cli_ctx *ctx, const char *path, char *url, size_t cap)
 {
-    json_error_t err;
-    json_t *cfg = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-    if (cfg == NULL)
-        return cli_usage(ctx, "--config: %s: %s (line %d)", path, err.text, err.line);
-    const char *store = json_string_value(json_object_get(cfg, "store"));
+    mcx_idms_config *cfg = NULL;
+    mcx_status s = mcx_idms_config_load(&cfg, path);
+    if (s == MCX_E_NOMEM)
+        return cli_fail(ctx, s, "--config");
+    if (s != MCX_OK)
+        return cli_usage(ctx, "--config: %s", mcx_last_error());
+    const char *store = mcx_idms_config_store_url(cfg);
     int rc = CLI_EXIT_OK;
-    if (store == NULL || store[0] == '\0') {
-        rc = cli_usage(ctx, "--config: %s has no \"store\" string", path);
-        goto out;
-    }
-    const char *file = store;
-    const char *scheme = "";
-    if (strncmp(store, "sqlite:", 7) == 0) {
-        file = store + 7;
-        scheme = "sqlite:";
-    } else if (strstr(store, "://") != NULL) {
-        file = NULL; /* a PostgreSQL URI: used as it is */
-    }
-    int n;
-    if (file != NULL && file[0] != '/' && strcmp(file, ":memory:") != 0) {
-        const char *slash = strrchr(path, '/');
-        int dl = slash != NULL ? (int)(slash - path) : 1;
-        n = snprintf(url, cap, "%s%.*s/%s", scheme, dl, slash != NULL ? path : ".", file);
-    } else {
-        n = snprintf(url, cap, "%s", store);
-    }
-    if (n < 0 || (size_t)n >= cap)
+    if (store == NULL || store[0] == '\0')
+        rc = cli_usage(ctx, "--config: %s has no \"store\"", path);
+    else if ((size_t)snprintf(url, cap, "%s", store) >= cap)
         rc = cli_usage(ctx, "--config: the store URL is too long");
-out:
-    json_decref(cfg);
+    mcx_idms_config_free(cfg);
     return rc;
 }
 

@@ -83,6 +83,8 @@ static int run_login(cli_ctx *ctx)
     mcx_tokens t;
     s = mcx_login_pkce(&p, &t);
     mcx_secure_free(pw);
+    if (s == MCX_E_ARG)
+        return cli_usage(ctx, "%s", mcx_last_error());
     if (s != MCX_OK)
         return cli_fail(ctx, s, "login");
     s = mcx_tokens_save(&t, path);
@@ -226,7 +228,9 @@ static int run_refresh(cli_ctx *ctx)
                           cli_str(ctx, "cacert")};
     char *old = strdup(t.refresh_token);
     mcx_status s = mcx_login_refresh(&p, &t);
-    if (s != MCX_OK) {
+    if (s == MCX_E_ARG) {
+        rc = cli_usage(ctx, "%s", mcx_last_error());
+    } else if (s != MCX_OK) {
         rc = cli_fail(ctx, s, "refresh");
     } else if ((s = mcx_tokens_save(&t, path)) != MCX_OK) {
         rc = cli_fail(ctx, s, "saving the tokens");
@@ -292,7 +296,9 @@ static int run_exchange(cli_ctx *ctx)
     mcx_login_params p = {cli_str(ctx, "idms"),  client, NULL, cli_str(ctx, "scope"), NULL, NULL,
                           cli_str(ctx, "cacert")};
     s = mcx_login_exchange(&p, &home, partner, cli_str(ctx, "partner-cacert"), &got);
-    if (s != MCX_OK) {
+    if (s == MCX_E_ARG) {
+        rc = cli_usage(ctx, "%s", mcx_last_error());
+    } else if (s != MCX_OK) {
         rc = cli_fail(ctx, s, "exchange");
     } else {
         if ((s = mcx_tokens_save(&got, out_path)) != MCX_OK)
