@@ -665,7 +665,8 @@ static mcx_status pct_decode(const char *s, size_t n, char **out)
             int a = i + 1 < n ? hexval(s[i + 1]) : -1;
             int b = i + 2 < n ? hexval(s[i + 2]) : -1;
             if (a < 0 || b < 0 || (a == 0 && b == 0)) {
-                mcx_str_wipe_free(d);
+                mcx_memzero(d, n + 1); /* not terminated yet: wipe the whole buffer */
+                free(d);
                 return MCX_FAIL(MCX_E_ENCODING, "redirect: bad percent-encoding");
             }
             d[o++] = (char)(a * 16 + b);
