@@ -69,6 +69,7 @@ struct mcx_store {
     void *conn; /* sqlite3 * or PGconn * */
     int in_tx;
     unsigned next_name; /* PostgreSQL prepared statement names */
+    unsigned session;   /* PostgreSQL: counts reconnections (prepared statements are lost) */
     mcx_stmt *cache[STORE_CACHE_BUCKETS];
 };
 

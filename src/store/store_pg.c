@@ -29,6 +29,8 @@ static const uint8_t empty_blob[1];
 
 typedef struct pg_stmt {
     char name[32];
+    char *text;       /* the rewritten SQL, to prepare again after a reconnection */
+    unsigned session; /* st->session it was prepared in */
     PGresult *res;
     int row; /* current row of res, -1 before the first */
     int ncols;
@@ -47,8 +49,7 @@ static pg_stmt *stmt_of(const mcx_stmt *s)
     return (pg_stmt *)s->impl;
 }
 
-/* ---- SQL rewriting -----------------------------------------------------------------------------
- */
+/* ---- SQL rewriting --------------------------------------------------------------------------- */
 
 typedef struct sbuf {
     char *p;
@@ -137,8 +138,7 @@ static char *pg_rewrite(const char *sql, size_t len, int params, int *nparams, i
     return b.p;
 }
 
-/* ---- errors ------------------------------------------------------------------------------------
- */
+/* ---- errors ---------------------------------------------------------------------------------- */
 
 static void trim_nl(char *s)
 {
@@ -184,13 +184,48 @@ static mcx_status pg_simple(mcx_store *st, const char *sql, const char *shown)
     return MCX_OK;
 }
 
-/* ---- the backend -------------------------------------------------------------------------------
- */
+/* ---- the backend ----------------------------------------------------------------------------- */
+
+/* Settings every session needs: hex bytea output (decoded by pg_blob), UTF-8 text. */
+static mcx_status pg_session_setup(mcx_store *st)
+{
+    PGconn *conn = conn_of(st);
+    char msg[200];
+    if (PQsetClientEncoding(conn, "UTF8") == 0 &&
+        pg_simple(st, "SET bytea_output = 'hex'", "SET bytea_output") == MCX_OK)
+        return MCX_OK;
+    snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+    trim_nl(msg);
+    return MCX_FAIL(MCX_E_STORE, "store (postgresql): connect: setting up the session: %s", msg);
+}
+
+/* A connection the server dropped (restart, failover, idle timeout) is opened again before the
+ * next statement, outside a transaction only: a transaction's work is lost with its session, and
+ * the caller learns it from the failure of the statement that found the connection gone. The
+ * prepared statements went with the session; each is prepared again on its next use. */
+static mcx_status pg_revive(mcx_store *st)
+{
+    char msg[200];
+    if (PQstatus(conn_of(st)) == CONNECTION_OK)
+        return MCX_OK;
+    if (st->in_tx)
+        return MCX_FAIL(MCX_E_STORE, "store (postgresql): the connection was lost during a "
+                                     "transaction");
+    PQreset(conn_of(st));
+    st->session++;
+    if (PQstatus(conn_of(st)) != CONNECTION_OK) {
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn_of(st)));
+        trim_nl(msg);
+        return MCX_FAIL(MCX_E_STORE, "store (postgresql): reconnect: %s", msg);
+    }
+    return pg_session_setup(st);
+}
 
 /* Each statement of the script on its own, so that a failure names the one that failed. */
 static mcx_status pg_exec(mcx_store *st, const char *sql)
 {
     const char *p = sql;
+    MCX_GUARD(pg_revive(st));
     while (*p != '\0') {
         size_t len = 0;
         int blank;
@@ -221,13 +256,27 @@ static void pg_close(mcx_store *st)
     st->conn = NULL;
 }
 
+/* Prepare ps->text on the server under ps->name. */
+static mcx_status pg_prepare_named(mcx_store *st, pg_stmt *ps, int n, const char *sql)
+{
+    /* No parameter types: the server infers each from its use, as it would for a literal. */
+    PGresult *res = PQprepare(conn_of(st), ps->name, ps->text, n, NULL);
+    if (!res_ok(res))
+        return pg_fail(st, res, sql);
+    PQclear(res);
+    ps->session = st->session;
+    return MCX_OK;
+}
+
 static mcx_status pg_prepare(mcx_store *st, mcx_stmt *s)
 {
     pg_stmt *ps;
-    PGresult *res;
+    mcx_status rc;
     int blank, n = 0;
-    char *text = pg_rewrite(s->sql, strlen(s->sql), 1, &n, &blank);
+    char *text;
 
+    MCX_GUARD(pg_revive(st));
+    text = pg_rewrite(s->sql, strlen(s->sql), 1, &n, &blank);
     if (text == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "store (postgresql): out of memory");
     if (blank) {
@@ -242,15 +291,14 @@ static mcx_status pg_prepare(mcx_store *st, mcx_stmt *s)
     }
     snprintf(ps->name, sizeof ps->name, "mcx_%u", st->next_name++);
     ps->row = -1;
-    /* No parameter types: the server infers each from its use, as it would for a literal. */
-    res = PQprepare(conn_of(st), ps->name, text, n, NULL);
-    free(text);
-    if (!res_ok(res)) {
+    ps->text = text;
+    rc = pg_prepare_named(st, ps, n, s->sql);
+    if (rc != MCX_OK) {
         free(ps->ints);
+        free(ps->text);
         free(ps);
-        return pg_fail(st, res, s->sql);
+        return rc;
     }
-    PQclear(res);
     s->impl = ps;
     s->nparams = n;
     return MCX_OK;
@@ -304,6 +352,7 @@ static void pg_finalize(mcx_stmt *s)
     pg_reset(s);
     /* The server forgets prepared statements when the session ends (mcx_store_close). */
     free(ps->ints);
+    free(ps->text);
     free(ps);
     s->impl = NULL;
 }
@@ -316,6 +365,9 @@ static mcx_status pg_execute(mcx_stmt *s)
     PGresult *res;
     int i, n = s->nparams;
 
+    MCX_GUARD(pg_revive(s->st));
+    if (ps->session != s->st->session)
+        MCX_GUARD(pg_prepare_named(s->st, ps, n, s->sql));
     if (n > 0) {
         values = calloc((size_t)n, sizeof *values);
         lengths = calloc((size_t)n, sizeof *lengths);
@@ -475,6 +527,7 @@ static const uint8_t *pg_blob(const mcx_stmt *s, int col, size_t *len)
 
 static mcx_status pg_begin(mcx_store *st)
 {
+    MCX_GUARD(pg_revive(st));
     return pg_simple(st, "BEGIN", "BEGIN");
 }
 
@@ -541,8 +594,13 @@ static void quiet_notices(void *arg, const char *message)
 
 mcx_status mcx_store_pg_open(mcx_store *st, const char *uri)
 {
-    PGconn *conn = PQconnectdb(uri);
+    /* The URI is expanded in place of "dbname"; the defaults before it apply unless the URI
+     * sets them itself: a server that does not answer fails the open after 10 s, not never. */
+    static const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {"10", "mcxsec", uri, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
     char msg[200];
+    mcx_status rc;
 
     if (conn == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "store (postgresql): connect: out of memory");
@@ -556,14 +614,10 @@ mcx_status mcx_store_pg_open(mcx_store *st, const char *uri)
     st->ops = &pg_ops;
     st->conn = conn;
     PQsetNoticeProcessor(conn, quiet_notices, NULL);
-    if (PQsetClientEncoding(conn, "UTF8") != 0 ||
-        pg_simple(st, "SET bytea_output = 'hex'", "SET bytea_output") != MCX_OK) {
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-        trim_nl(msg);
+    rc = pg_session_setup(st);
+    if (rc != MCX_OK) {
         PQfinish(conn);
         st->conn = NULL;
-        return MCX_FAIL(MCX_E_STORE, "store (postgresql): connect: setting up the session: %s",
-                        msg);
     }
-    return MCX_OK;
+    return rc;
 }

@@ -773,6 +773,54 @@ static void test_column_bounds(void)
     mcx_store_close(st);
 }
 
+/* PostgreSQL: a session the server ends (restart, idle timeout) fails the statement that finds
+ * it gone; the next statement reconnects and prepares the cached statements again. */
+static void test_reconnect(void)
+{
+    char url[URL_MAX], sql[128];
+    mcx_store *st = fresh(url, sizeof url);
+    const char *q = "SELECT n FROM users WHERE username = ?";
+    mcx_stmt *s = NULL;
+    int64_t pid;
+    int row = 0;
+
+    CHECK_OK(mcx_store_migrate(st, "idms", users_v2, 2));
+    CHECK_OK(put_user(st, "alice", 7));
+    CHECK_OK(mcx_store_prepare(st, q, &s));
+    mcx_stmt_done(s);
+
+    pid = count(st, "SELECT pg_backend_pid()");
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld, 5000)", (long long)pid);
+    CHECK_OK(mcx_store_exec(g_pg_admin, sql));
+    CHECK_OK(mcx_store_prepare(st, q, &s));
+    CHECK_OK(mcx_stmt_bind_text(s, 1, "alice"));
+    CHECK_ST(mcx_stmt_step(s, &row), MCX_E_STORE);
+    mcx_stmt_done(s);
+    CHECK_OK(mcx_store_prepare(st, q, &s));
+    CHECK_OK(mcx_stmt_bind_text(s, 1, "alice"));
+    CHECK_OK(mcx_stmt_step(s, &row));
+    CHECK(row == 1 && mcx_stmt_int(s, 0) == 7);
+    mcx_stmt_done(s);
+    CHECK(count(st, "SELECT pg_backend_pid()") != pid);
+
+    /* Lost inside a transaction: the transaction's work is gone, said so, and the store works
+     * again after the rollback. */
+    pid = count(st, "SELECT pg_backend_pid()");
+    CHECK_OK(mcx_store_begin(st));
+    CHECK_OK(put_user(st, "bob", 8));
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld, 5000)", (long long)pid);
+    CHECK_OK(mcx_store_exec(g_pg_admin, sql));
+    CHECK_ST(put_user(st, "carol", 9), MCX_E_STORE);
+    CHECK_ST(put_user(st, "dave", 9), MCX_E_STORE);
+    CHECK(contains(mcx_last_error(), "lost during a transaction"));
+    CHECK_ST(mcx_store_commit(st), MCX_E_STORE);
+    mcx_store_rollback(st);
+    CHECK(count(st, "SELECT count(*) FROM users WHERE username IN ('bob', 'carol')") == 0);
+    CHECK_OK(put_user(st, "erin", 10));
+    CHECK(count(st, "SELECT count(*) FROM users") == 3);
+    mcx_store_close(st);
+}
+
 /* ---- driver ---------------------------------------------------------------------------------- */
 
 static void suite(void)
@@ -828,6 +876,7 @@ int main(void)
                 g_backend = BACKEND_PG;
                 g_seq = 0;
                 suite();
+                RUN(test_reconnect);
                 for (i = 1; i <= g_pg_dbs; i++) {
                     char sql[128];
                     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS mcx_st_%ld_%d WITH (FORCE)",
