@@ -98,6 +98,26 @@ run "client add again" 1 idms client add --config "$conf" --client-id mcx-cli \
     --redirect-uri http://127.0.0.1/callback
 run "store that cannot open" 3 idms init --store "sqlite:$tmp/no/such/dir/x.db"
 
+# ---- the password asked on a terminal (script(1) gives mcx a pseudo-terminal): twice, never
+# echoed; two different answers are a usage error ----
+have_tty=0
+if command -v script >/dev/null 2>&1; then
+    have_tty=1
+    checks=$((checks + 1))
+    (sleep 0.5; printf 'carol-tty-pass\n'; sleep 0.3; printf 'carol-tty-pass\n'; sleep 0.5) |
+        script -qec "'$MCX' idms user add --user carol --config '$conf'" /dev/null >"$tmp/tty.out" 2>&1 ||
+        fail "user add on a terminal: $(cat "$tmp/tty.out")"
+    expect_eq "terminal prompts" "$(grep -c 'New password for carol' "$tmp/tty.out")" 2
+    checks=$((checks + 1))
+    grep -q '"user": "carol"' "$tmp/tty.out" || fail "user add on a terminal: no result: $(cat "$tmp/tty.out")"
+    checks=$((checks + 1))
+    if grep -q 'carol-tty-pass' "$tmp/tty.out"; then fail "the password was echoed"; fi
+    checks=$((checks + 1))
+    (sleep 0.5; printf 'one-pass\n'; sleep 0.3; printf 'another\n'; sleep 0.5) |
+        script -qec "'$MCX' idms user add --user dave --config '$conf'" /dev/null >"$tmp/tty.out" 2>&1
+    grep -q 'the two passwords differ' "$tmp/tty.out" || fail "different passwords accepted: $(cat "$tmp/tty.out")"
+fi
+
 # ---- the daemon ----
 idms_start "$IDMS_BIN" "$conf" "$tmp/idms.log" || {
     finish
@@ -171,6 +191,18 @@ printf 'bob-pass-2\n' | "$MCX" login --idms "$url" --user bob --cacert "$tmp/cer
 run "token show --label bob" 0 token show --label bob &&
     expect_out "token show --label bob" '"mcptt_id": "sip:bob@police.example"'
 expect_eq "bob's token file mode" "$(mode "$MCX_STATE_DIR/tokens-bob.json")" 600
+
+# ---- carol, whose password was typed on a terminal; mcx login asks it once ----
+if [ "$have_tty" = 1 ]; then
+    checks=$((checks + 1))
+    (sleep 0.5; printf 'carol-tty-pass\n'; sleep 0.5) |
+        script -qec "'$MCX' login --idms '$url' --user carol --cacert '$tmp/cert.pem' --label carol" \
+            /dev/null >"$tmp/tty.out" 2>&1
+    grep -q '"user": "carol"' "$tmp/tty.out" || fail "login on a terminal: $(cat "$tmp/tty.out")"
+    expect_eq "login prompts once" "$(grep -c 'Password for carol' "$tmp/tty.out")" 1
+    checks=$((checks + 1))
+    if grep -q 'carol-tty-pass' "$tmp/tty.out"; then fail "the login password was echoed"; fi
+fi
 
 # ---- refresh: the refresh token rotates ----
 cp -p "$tokens" "$tmp/tokens-before.json"

@@ -839,10 +839,16 @@ static ssize_t read_tty_secret(int tty, const char *prompt, char *buf, size_t ca
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    if (write(tty, prompt, strlen(prompt)) < 0 || tcsetattr(tty, TCSAFLUSH, &quiet) != 0)
+    /* echo goes off before the prompt appears, so nothing typed early is shown; TCSADRAIN, not
+     * TCSAFLUSH: what was typed ahead is kept (and stays unechoed) */
+    if (tcsetattr(tty, TCSADRAIN, &quiet) != 0)
         return -1;
+    if (write(tty, prompt, strlen(prompt)) < 0) {
+        (void)tcsetattr(tty, TCSADRAIN, &old);
+        return -1;
+    }
     ssize_t n = read_secret_fd(tty, buf, cap, 1);
-    (void)tcsetattr(tty, TCSAFLUSH, &old);
+    (void)tcsetattr(tty, TCSADRAIN, &old);
     (void)!write(tty, "\n", 1);
     return n;
 }
