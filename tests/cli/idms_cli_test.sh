@@ -35,6 +35,7 @@ conf=$tmp/police.json
 db=$tmp/police.db
 printf 'alice-pass-1\n' >"$tmp/alice.pw"
 printf 'wrong-pass\n' >"$tmp/wrong.pw"
+printf 'bob-pass-2\n' >"$tmp/bob2.pw"
 
 # ---- usage errors (exit 2, nothing on stdout) ----
 run "init without a store" 2 idms init && expect_err "init without a store" "--store"
@@ -262,6 +263,23 @@ if run "key rotate" 0 idms key rotate --config "$conf"; then
         --cacert "$tmp/cert.pem"
     run "token show after rotation" 0 token show && expect_out "token show after rotation" "\"kid\": \"$kid\""
 fi
+
+# ---- throttling (last: it locks this address out): repeated failures end in HTTP 429, which
+# mcx reports as a refusal ----
+checks=$((checks + 1))
+locked=0
+i=0
+while [ $i -lt 10 ] && [ $locked = 0 ]; do
+    "$MCX" login --idms "$url" --user bob --password-file "$tmp/wrong.pw" \
+        --cacert "$tmp/cert.pem" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    [ $rc -eq 1 ] || fail "throttled login $i: exit $rc"
+    grep -q 'too many failed attempts' "$tmp/err" && locked=1
+    i=$((i + 1))
+done
+[ $locked = 1 ] || fail "no lockout after 10 failed logins: $(cat "$tmp/err")"
+run "locked out, right password" 1 login --idms "$url" --user bob --password-file "$tmp/bob2.pw" \
+    --cacert "$tmp/cert.pem" && expect_err "locked out, right password" "too many failed attempts"
 
 checks=$((checks + 1))
 idms_stop || fail "the daemon did not shut down cleanly"
