@@ -131,6 +131,7 @@ def main():
             "browserName": "chrome",
             "acceptInsecureCerts": True,
             "pageLoadStrategy": "normal",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {
                 "binary": args.chromium,
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -171,8 +172,15 @@ def main():
         out["final_url"] = wd.url()
         out["landed"] = wd.s("GET", "/element/%s/text" % wd.find("#done"))
         out["callback_path"] = callback_paths[-1] if callback_paths else ""
-    except Exception as e:  # report, then clean up
+    except Exception as e:  # report what the browser saw, then clean up
         print("browser_login: %s" % e, file=sys.stderr)
+        if wd.sid:
+            try:
+                for entry in wd.s("POST", "/se/log", {"type": "browser"}):
+                    print("browser console: %s" % entry.get("message"), file=sys.stderr)
+                print("page: %s" % wd.s("GET", "/source")[:1500], file=sys.stderr)
+            except Exception:
+                pass
         out = None
     finally:
         if wd.sid:

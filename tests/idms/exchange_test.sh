@@ -35,7 +35,7 @@ idms_start "$IDMS" "$DOM_CONF" "$tmp/ems.log" || { fail "ems did not start"; fin
 "$MCX" login --idms "$police_url" --user alice --password-file "$tmp/alice.pw" \
     --cacert "$tmp/cas.pem" >"$tmp/out" 2>"$tmp/err"
 expect_rc "alice logs in at police" $? 0 "$tmp/err"
-"$MCX" token exchange --partner "$fire_url" --cacert "$tmp/cas.pem" --label fire \
+"$MCX" token exchange --partner "$fire_url" --cacert "$tmp/cas.pem" --as fire \
     >"$tmp/out" 2>"$tmp/err"
 expect_rc "alice: mcx token exchange to fire" $? 0 "$tmp/err"
 ff=$MCX_STATE_DIR/tokens-fire.json
@@ -68,8 +68,8 @@ if $TOOL jwk "$tmp/police-jwks.json" "$fkid" >/dev/null; then fail "fire token s
 "$MCX" login --idms "$police_url" --user bob --password-file "$tmp/bob.pw" \
     --cacert "$tmp/cas.pem" --label bob >"$tmp/out" 2>"$tmp/err"
 expect_rc "bob logs in at police" $? 0 "$tmp/err"
-"$MCX" token exchange --partner "$fire_url" --cacert "$tmp/cas.pem" --from-label bob \
-    --label bobfire >"$tmp/out" 2>"$tmp/err"
+"$MCX" token exchange --partner "$fire_url" --cacert "$tmp/cas.pem" --label bob \
+    --as bobfire >"$tmp/out" 2>"$tmp/err"
 rc=$?
 checks=$((checks + 1))
 [ "$rc" -ne 0 ] || fail "bob (denied at fire) got a fire token"
@@ -78,14 +78,15 @@ checks=$((checks + 1))
 
 # By hand (curl): alice's access token for an ID token addressed to fire (RFC 8693 §2.1).
 aat=$($TOOL get "$MCX_STATE_DIR/tokens.json" access_token)
-idt_for() { # AUDIENCE -> $tmp/idt (the ID token) ; prints the HTTP status
+idt_for() { # AUDIENCE OUT -> $tmp/OUT (the ID token, RFC 8693 §2.2.1 "access_token"); prints
+    # the HTTP status
     hcurl xo --cacert "$tmp/cas.pem" "$police_url/token" \
         --data-urlencode "grant_type=$XT" --data-urlencode "client_id=mcx-cli" \
         --data-urlencode "subject_token=$aat" \
         --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:access_token" \
         --data-urlencode "requested_token_type=urn:ietf:params:oauth:token-type:id_token" \
         --data-urlencode "audience=$1"
-    $TOOL get "$tmp/xo" access_token >"$tmp/idt" 2>/dev/null
+    $TOOL get "$tmp/xo" access_token >"$tmp/$2" 2>/dev/null
 }
 present() { # ID_TOKEN_FILE URL -> prints the HTTP status; body in $tmp/po
     hcurl po --cacert "$tmp/cas.pem" "$2/token" \
@@ -93,11 +94,13 @@ present() { # ID_TOKEN_FILE URL -> prints the HTTP status; body in $tmp/po
         --data-urlencode "subject_token=$(cat "$1")" \
         --data-urlencode "subject_token_type=urn:ietf:params:oauth:token-type:id_token"
 }
-expect_eq "police issues an ID token for fire" "$(idt_for "$fire_url")" 200
+expect_eq "police issues an ID token for fire" "$(idt_for "$fire_url" idt)" 200
+expect_eq "  issued_token_type" "$($TOOL get "$tmp/xo" issued_token_type)" \
+    urn:ietf:params:oauth:token-type:id_token
 $TOOL jwt "$(cat "$tmp/idt")" claims >"$tmp/idc"
 expect_eq "that ID token's aud" "$($TOOL get "$tmp/idc" aud)" "$fire_url"
 expect_eq "police refuses an audience it does not serve" \
-    "$(idt_for "https://127.0.0.1:1/not-a-partner")" 400
+    "$(idt_for "https://127.0.0.1:1/not-a-partner" idt-none)" 400
 expect_not_in "no token for an unknown audience" "$tmp/xo" '"access_token"'
 
 expect_eq "fire accepts the ID token once" "$(present "$tmp/idt" "$fire_url")" 200
@@ -107,8 +110,7 @@ expect_in "replay: invalid_grant" "$tmp/po" '"invalid_grant"'
 expect_not_in "replay: no token" "$tmp/po" '"access_token"'
 
 # An ID token for another audience (ems) presented at fire.
-expect_eq "police issues an ID token for ems" "$(idt_for "$ems_url")" 200
-cp "$tmp/idt" "$tmp/idt-ems"
+expect_eq "police issues an ID token for ems" "$(idt_for "$ems_url" idt-ems)" 200
 expect_eq "fire refuses an ID token for ems" "$(present "$tmp/idt-ems" "$fire_url")" 400
 expect_in "wrong audience: invalid_grant" "$tmp/po" '"invalid_grant"'
 # The login ID token (aud mcx-cli) is not for fire either.
@@ -122,7 +124,7 @@ expect_eq "fire refuses an access token as ID token" "$(present "$tmp/aat" "$fir
 # ems has no partner entry for police: the ID token made for it is refused there.
 expect_eq "ems (no trust in police) refuses" "$(present "$tmp/idt-ems" "$ems_url")" 400
 expect_not_in "ems: no token" "$tmp/po" '"access_token"'
-"$MCX" token exchange --partner "$ems_url" --cacert "$tmp/cas.pem" --label ems \
+"$MCX" token exchange --partner "$ems_url" --cacert "$tmp/cas.pem" --as ems \
     >"$tmp/out" 2>"$tmp/err"
 rc=$?
 checks=$((checks + 1))

@@ -86,6 +86,7 @@ idms_start() {
     _conf=$2
     _log=$3
     shift 3
+    : >"$_log"
     "$_bin" --config "$_conf" "$@" >"$_log" 2>&1 &
     IDMS_PID=$!
     IDMS_PIDS="$IDMS_PIDS $IDMS_PID"
@@ -163,7 +164,12 @@ idms_test_init() {
     BACKEND=${4:-sqlite}
     TOOL="python3 $TDIR/idms_tool.py"
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/mcx-idms-test.XXXXXX") || exit 1
-    trap 'idms_cleanup; idms_pg_cleanup; rm -rf "$tmp"' EXIT
+    # IDMS_KEEP=1 keeps the scratch folder (logs, stores, answers) for a post-mortem.
+    if [ "${IDMS_KEEP:-0}" = 1 ]; then
+        trap 'idms_cleanup; idms_pg_cleanup; echo "kept $tmp"' EXIT
+    else
+        trap 'idms_cleanup; idms_pg_cleanup; rm -rf "$tmp"' EXIT
+    fi
     trap 'exit 1' INT TERM
     umask 077
     checks=0
@@ -271,11 +277,13 @@ expect_rc() {
 }
 
 # hcurl OUT ARGS...: curl trusting the test certificate; body to $tmp/OUT, headers to
-# $tmp/OUT.h; prints the HTTP status (000 when no answer).
+# $tmp/OUT.h; prints the HTTP status (000 when no answer). $SRC, when set, is the local source
+# address (e.g. 127.0.0.2, to appear as another client).
 hcurl() {
     _o=$1
     shift
-    curl -sS --cacert "$tmp/cert.pem" --max-time 15 -o "$tmp/$_o" -D "$tmp/$_o.h" \
+    curl -sS --cacert "$tmp/cert.pem" --max-time 15 ${SRC:+--interface "$SRC"} \
+        -o "$tmp/$_o" -D "$tmp/$_o.h" \
         -w '%{http_code}' "$@" 2>"$tmp/$_o.err"
 }
 

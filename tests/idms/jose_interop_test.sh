@@ -15,7 +15,7 @@ expect_rc "mcx login" $? 0 "$tmp/err"
 tf=$MCX_STATE_DIR/tokens.json
 
 expect_eq "GET /jwks" "$(hcurl jwks "$DOM_URL/jwks")" 200
-expect_in "/jwks content type" "$tmp/jwks.h" "application/json"
+expect_in "/jwks content type (RFC 7517 §8.5)" "$tmp/jwks.h" "application/jwk-set+json"
 # The JWK Set holds only public keys (RFC 7518 §6.2.2: "d" is the private part).
 expect_not_in "no private key in /jwks" "$tmp/jwks" '"d"'
 
