@@ -111,7 +111,7 @@ typedef struct mcx_token_verifier_config {
 /* A verifier for one issuer. The strings of cfg are copied. Keys are fetched lazily (first
  * verify), so creating a verifier does no I/O. Thread-safe: many threads may verify at once.
  * Errors: MCX_E_ARG (no issuer, audience or kind), MCX_E_ENCODING (jwks_json is not a JWK Set
- * of P-256 keys), MCX_E_NOMEM. */
+ * holding at least one P-256 key with a kid; keys of other types are skipped), MCX_E_NOMEM. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_token_verifier_new(mcx_token_verifier **out,
                                                          const mcx_token_verifier_config *cfg);
 MCX_API void mcx_token_verifier_free(mcx_token_verifier *v);
@@ -139,7 +139,15 @@ typedef struct mcx_token_claims {
  *   MCX_E_SIG_INVALID  the signature does not verify
  *   MCX_E_DENIED       wrong typ for the kind, aud does not hold the audience, or scope missing
  *   MCX_E_TIME         expired, not yet valid, or issued in the future
- *   MCX_E_IO           the keys could not be fetched */
+ *   MCX_E_IO           the keys could not be fetched
+ * Details: a token over 8 KiB, or without "exp", is MCX_E_ENCODING; a signature that is not
+ * exactly 64 octets (JOSE r || s) is MCX_E_SIG_INVALID. "typ" is required: "at+jwt" for access
+ * tokens, "JWT" for ID tokens (case-insensitive, "application/" prefix allowed). "jwk", "jku",
+ * "x5u" and "x5c" header parameters are ignored: keys come only from the configured JWK Set or
+ * the issuer's jwks_uri. Times are checked with the skew: refused when now >= exp + skew,
+ * now + skew < nbf, or iat > now + skew. "scope" may be a space-separated string or a JSON array;
+ * string claims longer than their field are MCX_E_ENCODING, never truncated. On failure *claims
+ * is zeroed. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt,
                                                    const char *required_scope, int64_t now,
                                                    mcx_token_claims *claims);

@@ -80,7 +80,13 @@ mcx_status mcx_token_verifier_new(mcx_token_verifier **out, const mcx_token_veri
     mcx_token_verifier *v = calloc(1, sizeof *v);
     if (v == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "token: out of memory");
-    if (pthread_rwlock_init(&v->lock, NULL) != 0) {
+    /* Writers first: under a steady stream of verifies a key refresh must still get in. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&v->lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
+    if (rc != 0) {
         free(v);
         return MCX_FAIL(MCX_E_NOMEM, "token: no lock");
     }
@@ -466,7 +472,11 @@ mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt, const char *
 
     MCX_GUARD_GOTO(st, jws_part_json(p.payload, p.payload_len, "claims", &c), out);
     mcx_token_claims local;
-    mcx_token_claims *dst = claims != NULL ? claims : &local;
+    mcx_token_claims *dst = claims;
+    if (dst == NULL) {
+        memset(&local, 0, sizeof local);
+        dst = &local;
+    }
     st = check_claims(v, c, required_scope, now, dst);
     if (st != MCX_OK)
         memset(dst, 0, sizeof *dst);
