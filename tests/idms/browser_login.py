@@ -11,7 +11,8 @@ Steps:
      free loopback port and open a session (headless, fresh profile, acceptInsecureCerts: the
      IdMS certificate is self-signed);
   2. open the authorization URL, screenshot the login page, record the password input's type;
-  3. type the user and a wrong password, submit: record the URL and the alert text shown;
+  3. type the user and a wrong password, submit: record the URL and the alert text shown, and
+     screenshot that page too (FILE-error.png);
   4. type the right password, submit, wait until the browser is on the redirect target;
   5. print one JSON object: login_title, password_type, wrong_url, wrong_alert, final_url,
      landed (the redirect target's page was served to the browser), callback_path.
@@ -160,6 +161,8 @@ def main():
         alert = wd.wait(lambda: wd.find("[role=alert]"), "the error message")
         out["wrong_alert"] = wd.s("GET", "/element/%s/text" % alert)
         out["wrong_url"] = wd.url()
+        with open(args.screenshot.replace(".png", "-error.png"), "wb") as f:
+            f.write(base64.b64decode(wd.s("GET", "/screenshot")))
 
         # 4. the right password: the browser follows the 302 to the redirect target
         user = wd.find("input[name=username]")
