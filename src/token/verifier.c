@@ -379,10 +379,24 @@ static mcx_status check_claims(const mcx_token_verifier *v, const json_t *c, con
 
 /* ---- header ------------------------------------------------------------------------------- */
 
+/* A header string member, or NULL when absent or not a string. One holding a NUL (JSON "\u0000")
+ * is refused so that "ES256\u0000x" can never compare equal to "ES256". */
+static mcx_status header_string(const json_t *h, const char *name, const char **out)
+{
+    const json_t *j = json_object_get(h, name);
+    *out = json_string_value(j);
+    if (*out != NULL && strlen(*out) != json_string_length(j))
+        return MCX_FAIL(MCX_E_ENCODING, "token: header \"%s\" holds a NUL character", name);
+    return MCX_OK;
+}
+
 static mcx_status check_header(const mcx_token_verifier *v, const json_t *h, const char **kid)
 {
     /* RFC 8725 §3.1: the algorithm is fixed by the verifier, never taken from the token. */
-    const char *alg = json_string_value(json_object_get(h, "alg"));
+    const char *alg, *t;
+    MCX_GUARD(header_string(h, "alg", &alg));
+    MCX_GUARD(header_string(h, "typ", &t));
+    MCX_GUARD(header_string(h, "kid", kid));
     if (alg == NULL)
         return MCX_FAIL(MCX_E_ENCODING, "token: header has no alg");
     if (strcmp(alg, "ES256") != 0)
@@ -392,8 +406,6 @@ static mcx_status check_header(const mcx_token_verifier *v, const json_t *h, con
     if (json_object_get(h, "crit") != NULL)
         return MCX_FAIL(MCX_E_UNSUPPORTED, "token: header has \"crit\" (no extension understood)");
     /* "jwk", "jku", "x5u", "x5c" are ignored: keys come only from the issuer's JWK Set. */
-    const json_t *typ = json_object_get(h, "typ");
-    const char *t = json_string_value(typ);
     const char *want =
         v->kind == MCX_TOKEN_ACCESS ? "an access token (at+jwt)" : "an ID token (JWT)";
     int ok;
@@ -408,7 +420,6 @@ static mcx_status check_header(const mcx_token_verifier *v, const json_t *h, con
             return MCX_FAIL(MCX_E_DENIED, "token: no typ where %s is required", want);
         return MCX_FAIL(MCX_E_DENIED, "token: typ \"%.32s\" where %s is required", t, want);
     }
-    *kid = json_string_value(json_object_get(h, "kid"));
     if (*kid == NULL)
         return MCX_FAIL(MCX_E_ENCODING, "token: header has no kid");
     return MCX_OK;

@@ -502,6 +502,11 @@ static void test_hostile(void)
                               forge(pk, "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":7}", pl, 0),
                               NULL, now_s, NULL),
              MCX_E_ENCODING);
+    /* A NUL inside alg or kid. */
+    snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\\u0000x\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}", kid);
+    CHECK_ST(mcx_token_verify(va, forge(pk, hdr, pl, 0), NULL, now_s, NULL), MCX_E_ENCODING);
+    snprintf(hdr, sizeof hdr, "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"%s\\u0000\"}", kid);
+    CHECK_ST(mcx_token_verify(va, forge(pk, hdr, pl, 0), NULL, now_s, NULL), MCX_E_ENCODING);
     /* Duplicate header member (could hide a second alg). */
     snprintf(hdr, sizeof hdr,
              "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"%s\",\"alg\":\"none\"}", kid);
