@@ -63,8 +63,8 @@ static mcx_status login_page(idms_req *r, unsigned status, const login_req *lr,
                      "<input id=\"password\" type=\"password\" name=\"password\" "
                      "autocomplete=\"current-password\" required>\n"
                      "<button type=\"submit\">Sign in</button>\n</form>\n</body></html>\n");
-    mcx_status rc =
-        b.oom ? MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory") : idms_respond_html(r, status, b.p);
+    mcx_status rc = b.oom ? MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory")
+                          : idms_respond_login_page(r, status, b.p, lr->redirect_uri);
     idms_buf_free(&b);
     return rc;
 }

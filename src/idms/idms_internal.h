@@ -234,6 +234,10 @@ mcx_status idms_respond_json(idms_req *r, unsigned status, json_t *obj, int no_s
 mcx_status idms_respond_oauth_error(idms_req *r, unsigned status, const char *error,
                                     const char *description);
 mcx_status idms_respond_html(idms_req *r, unsigned status, const char *html);
+/* The login page: as idms_respond_html, with a CSP form-action that admits the client's
+ * redirect URI (where the successful login's 302 leads). */
+mcx_status idms_respond_login_page(idms_req *r, unsigned status, const char *html,
+                                   const char *redirect_uri);
 mcx_status idms_respond_html_error(idms_req *r, unsigned status, const char *title,
                                    const char *message);
 const char *idms_header(idms_req *r, const char *name);

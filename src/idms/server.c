@@ -1,6 +1,7 @@
 /* The IdMS HTTPS server: libmicrohttpd wiring (TLS, thread pool, bind address, limits), routing,
  * per-request memory, store connections per worker, signing-key reloads, and one structured log
  * line per request (never a password, code or token: the path is logged without its query). */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -252,6 +253,61 @@ static const char *const html_headers[] = {
 mcx_status idms_respond_html(idms_req *r, unsigned status, const char *html)
 {
     return idms_respond(r, status, "text/html; charset=utf-8", html, strlen(html), html_headers);
+}
+
+/* The CSP source expression (CSP3 §2.3.1) that admits redirect_uri: "scheme://host[:port]" for
+ * http(s), "scheme:" for a native app's private-use scheme (RFC 8252 §7.1). 0 when the URI holds
+ * anything outside the characters such an expression may carry. */
+static int csp_source_of(const char *redirect_uri, char *out, size_t cap)
+{
+    const char *colon = strchr(redirect_uri, ':');
+    if (colon == NULL || colon == redirect_uri)
+        return 0;
+    size_t n;
+    if (strncmp(colon, "://", 3) == 0) {
+        n = (size_t)(colon + 3 - redirect_uri);
+        n += strcspn(redirect_uri + n, "/?#");
+    } else {
+        n = (size_t)(colon + 1 - redirect_uri);
+    }
+    if (n + 1 > cap)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)redirect_uri[i];
+        if (!(isalnum(c) || c == ':' || c == '/' || c == '.' || c == '-' || c == '+' || c == '[' ||
+              c == ']'))
+            return 0;
+    }
+    memcpy(out, redirect_uri, n);
+    out[n] = '\0';
+    return 1;
+}
+
+mcx_status idms_respond_login_page(idms_req *r, unsigned status, const char *html,
+                                   const char *redirect_uri)
+{
+    /* Browsers apply form-action to the redirects that follow a form post (CSP3 §6.3.1.1): the
+     * successful login's 302 goes to the client's registered redirect URI, so its origin must be
+     * admitted beside 'self' or the browser stops on the login page. */
+    char source[512];
+    char csp[700];
+    if (csp_source_of(redirect_uri, source, sizeof source))
+        snprintf(csp, sizeof csp,
+                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' %s", source);
+    else
+        snprintf(csp, sizeof csp, "default-src 'none'; style-src 'unsafe-inline'");
+    const char *headers[] = {"Content-Security-Policy", csp, NULL, NULL};
+    /* the rest as every HTML page */
+    const char *all[16];
+    size_t k = 0;
+    all[k++] = headers[0];
+    all[k++] = headers[1];
+    for (size_t i = 2; html_headers[i] != NULL && k + 2 < sizeof all / sizeof all[0]; i += 2) {
+        all[k++] = html_headers[i];
+        all[k++] = html_headers[i + 1];
+    }
+    all[k] = NULL;
+    return idms_respond(r, status, "text/html; charset=utf-8", html, strlen(html), all);
 }
 
 mcx_status idms_respond_html_error(idms_req *r, unsigned status, const char *title,
