@@ -1,13 +1,17 @@
-/* mcx-demo: one MCX security domain in one process, step by step. A KMS creates its master keys and
- * certificate, issues key sets to two users for the current key period, the clients validate them,
- * alice signs a message for bob (ECCSI, RFC 6507) and sends him a fresh key (SAKKE, RFC 6508);
- * then she calls him: a private-call key in a signed MIKEY-SAKKE I_MESSAGE (TS 33.180 E), which
- * bob opens and turns into SRTP master keys, and a replayed copy is refused. Exits non-zero if any
- * step fails. */
+/* mcx-demo: one MCX security domain in one process, step by step. First the users authenticate
+ * (TS 33.180 Annex B): an IdMS on 127.0.0.1 with a throwaway certificate and store, alice logs in
+ * with OpenID Connect code flow + PKCE over HTTPS, her access token is verified as the KMS will
+ * verify it, and a wrong password is refused (demo_idms.c). Then a KMS creates its master keys
+ * and certificate, issues key sets to two users for the current key period, the clients validate
+ * them, alice signs a message for bob (ECCSI, RFC 6507) and sends him a fresh key (SAKKE,
+ * RFC 6508); then she calls him: a private-call key in a signed MIKEY-SAKKE I_MESSAGE
+ * (TS 33.180 E), which bob opens and turns into SRTP master keys, and a replayed copy is refused.
+ * Exits non-zero if any step fails. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "demo.h"
 #include "mcxsec/eccsi.h"
 #include "mcxsec/hex.h"
 #include "mcxsec/mem.h"
@@ -57,7 +61,7 @@ static const char *abbrev(const uint8_t *b, size_t n, char out[32])
     return out;
 }
 
-static int failed(const char *what, mcx_status st)
+int demo_failed(const char *what, mcx_status st)
 {
     fprintf(stderr, "mcx-demo: FAILED: %s: %s (%s)\n", what, mcx_last_error(), mcx_status_name(st));
     return 1;
@@ -69,15 +73,15 @@ static int issue_keys(const kms_secrets *kms, const uint8_t kpak[MCX_ECCSI_POINT
     char a[32];
     mcx_status st = mcx_uid_format2(u->uri, KMS_URI, KEY_PERIOD, KEY_OFFSET, period_no, u->uid);
     if (st != MCX_OK)
-        return failed("UID", st);
+        return demo_failed("UID", st);
     /* TS 33.180: the identity given to ECCSI and SAKKE is the UID's 32 octets. */
     u->id_len = mcx_identity_from_uid(u->uid, MCX_ID_RAW, u->id);
     st = mcx_eccsi_issue(kms->ksak, kpak, u->id, u->id_len, u->sec->ssk, u->pvt);
     if (st != MCX_OK)
-        return failed("ECCSI key issue", st);
+        return demo_failed("ECCSI key issue", st);
     st = mcx_sakke_issue_rsk(kms->z, sizeof kms->z, u->id, u->id_len, u->sec->rsk);
     if (st != MCX_OK)
-        return failed("RSK issue", st);
+        return demo_failed("RSK issue", st);
     printf("      %-24s UID %s  SSK + PVT + RSK issued\n", u->uri,
            abbrev(u->uid, MCX_UID_BYTES, a));
     return 0;
@@ -90,10 +94,10 @@ static int validate_keys(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
     char a[32];
     mcx_status st = mcx_eccsi_signer_init(&u->signer, kpak, u->id, u->id_len, u->sec->ssk, u->pvt);
     if (st != MCX_OK)
-        return failed("SSK/PVT validation", st);
+        return demo_failed("SSK/PVT validation", st);
     st = mcx_sakke_receiver_new(&u->receiver, Z, u->id, u->id_len, u->sec->rsk);
     if (st != MCX_OK)
-        return failed("RSK validation", st);
+        return demo_failed("RSK validation", st);
     printf("      %-6s SSK/PVT valid (HS %s), RSK valid\n", u->name,
            abbrev(u->signer.hs, sizeof u->signer.hs, a));
     return 0;
@@ -116,49 +120,49 @@ static int run(kms_secrets *kms, user *alice, user *bob)
     char a[32], b[32];
     mcx_status st;
 
-    /* 1. The KMS, root of trust of the domain. */
+    /* 2. The KMS, root of trust of the domain. */
     st = mcx_eccsi_kms_keygen(kms->ksak, kpak);
     if (st != MCX_OK)
-        return failed("ECCSI master key generation", st);
+        return demo_failed("ECCSI master key generation", st);
     st = mcx_sakke_kms_keygen(kms->z, Z);
     if (st != MCX_OK)
-        return failed("SAKKE master key generation", st);
-    printf("[1] KMS master secrets generated (KSAK and z stay in locked memory)\n"
+        return demo_failed("SAKKE master key generation", st);
+    printf("[2] KMS master secrets generated (KSAK and z stay in locked memory)\n"
            "      KPAK %s  (ECCSI public key, %d octets)\n"
            "      Z    %s  (SAKKE public key, %d octets)\n",
            abbrev(kpak, sizeof kpak, a), MCX_ECCSI_POINT_BYTES, abbrev(Z, sizeof Z, b),
            MCX_SAKKE_POINT_BYTES);
 
-    /* 2. The KMS certificate: what every client of the domain trusts. */
+    /* 3. The KMS certificate: what every client of the domain trusts. */
     uint64_t ntp_now = (uint64_t)time(NULL) + NTP_UNIX_DELTA;
     uint64_t period_no = mcx_key_period_no(ntp_now, KEY_PERIOD, KEY_OFFSET);
-    printf("[2] KMS certificate of %s: KPAK %s, Z %s,\n"
+    printf("[3] KMS certificate of %s: KPAK %s, Z %s,\n"
            "      UserKeyPeriod %u s, UserKeyOffset %u; period in force now: %llu\n",
            KMS_URI, abbrev(kpak, sizeof kpak, a), abbrev(Z, sizeof Z, b), KEY_PERIOD, KEY_OFFSET,
            (unsigned long long)period_no);
 
-    /* 3. Key sets for the current period, each bound to a UID (TS 33.180 F.2.1, format 2). */
-    printf("[3] key sets for period %llu (UID format 2)\n", (unsigned long long)period_no);
+    /* 4. Key sets for the current period, each bound to a UID (TS 33.180 F.2.1, format 2). */
+    printf("[4] key sets for period %llu (UID format 2)\n", (unsigned long long)period_no);
     if (issue_keys(kms, kpak, period_no, alice) || issue_keys(kms, kpak, period_no, bob))
         return 1;
 
-    /* 4. Each client validates its keys before using them. */
-    printf("[4] clients validate their key sets\n");
+    /* 5. Each client validates its keys before using them. */
+    printf("[5] clients validate their key sets\n");
     if (validate_keys(kpak, Z, alice) || validate_keys(kpak, Z, bob))
         return 1;
 
-    /* 5. alice signs; bob verifies with alice's identity and the KPAK only. */
+    /* 6. alice signs; bob verifies with alice's identity and the KPAK only. */
     static const char text[] = "MCPTT: fire at 5th and Main, engines 3 and 7 respond";
     uint8_t sig[MCX_ECCSI_SIG_BYTES];
     st = mcx_eccsi_sign(&alice->signer, (const uint8_t *)text, strlen(text), sig);
     if (st != MCX_OK)
-        return failed("signing", st);
-    printf("[5] alice signs \"%s\"\n      signature %s (%d octets)\n", text,
+        return demo_failed("signing", st);
+    printf("[6] alice signs \"%s\"\n      signature %s (%d octets)\n", text,
            abbrev(sig, sizeof sig, a), MCX_ECCSI_SIG_BYTES);
     st = mcx_eccsi_verify(kpak, alice->id, alice->id_len, (const uint8_t *)text, strlen(text), sig,
                           sizeof sig);
     if (st != MCX_OK)
-        return failed("bob verifies alice's signature", st);
+        return demo_failed("bob verifies alice's signature", st);
     printf("      bob verifies it with alice's UID: valid\n");
     char tampered[sizeof text];
     memcpy(tampered, text, sizeof text);
@@ -173,14 +177,14 @@ static int run(kms_secrets *kms, user *alice, user *bob)
     printf("      tampered copy (\"...%.12s...\"): rejected (%s)\n", tampered + 7,
            mcx_last_error());
 
-    /* 6. alice sends bob a fresh key, as in a MIKEY-SAKKE I_MESSAGE. */
+    /* 7. alice sends bob a fresh key, as in a MIKEY-SAKKE I_MESSAGE. */
     uint8_t key[16], sed[MCX_SAKKE_SED_BYTES(16)], got[MCX_SAKKE_SSV_MAX_BYTES];
     size_t sed_len, got_len = 0;
     mcx_sakke_sender *sender = NULL;
     int rc = 1;
     st = mcx_random(key, sizeof key);
     if (st != MCX_OK) {
-        failed("random key", st);
+        demo_failed("random key", st);
         goto out;
     }
     st = mcx_sakke_sender_new(&sender, Z);
@@ -188,15 +192,15 @@ static int run(kms_secrets *kms, user *alice, user *bob)
         st = mcx_sakke_encap(sender, bob->id, bob->id_len, key, sizeof key, sed, sizeof sed,
                              &sed_len);
     if (st != MCX_OK) {
-        failed("SAKKE encapsulation", st);
+        demo_failed("SAKKE encapsulation", st);
         goto out;
     }
-    printf("[6] alice encapsulates a fresh 128-bit key to bob's UID\n"
+    printf("[7] alice encapsulates a fresh 128-bit key to bob's UID\n"
            "      SED %s (%zu octets)\n",
            abbrev(sed, sed_len, a), sed_len);
     st = mcx_sakke_decap(bob->receiver, sed, sed_len, got, sizeof got, &got_len);
     if (st != MCX_OK) {
-        failed("bob decapsulates", st);
+        demo_failed("bob decapsulates", st);
         goto out;
     }
     if (got_len != sizeof key || !mcx_ct_equal(got, key, sizeof key)) {
@@ -224,9 +228,12 @@ int main(void)
     alice.sec = mcx_secure_alloc(sizeof *alice.sec);
     bob.sec = mcx_secure_alloc(sizeof *bob.sec);
     int rc = 1;
+    /* 1. Who they are: the IdMS knows them by user name and MCPTT ID (demo_idms.c). */
+    const demo_account accounts[] = {{alice.name, alice.uri, "alice-demo-password"},
+                                     {bob.name, bob.uri, "bob-demo-password"}};
     if (kms == NULL || alice.sec == NULL || bob.sec == NULL)
         fprintf(stderr, "mcx-demo: FAILED: out of memory\n");
-    else
+    else if (demo_idms_login(accounts, sizeof accounts / sizeof accounts[0]) == 0)
         rc = run(kms, &alice, &bob);
 
     mcx_sakke_receiver_free(alice.receiver);
@@ -241,7 +248,7 @@ int main(void)
     return rc;
 }
 
-/* 7. alice calls bob: a private-call key (PCK) in a MIKEY-SAKKE I_MESSAGE. */
+/* 8. alice calls bob: a private-call key (PCK) in a MIKEY-SAKKE I_MESSAGE. */
 static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
                         const uint8_t Z[MCX_SAKKE_POINT_BYTES], uint64_t period_no,
                         const user *alice, const user *bob)
@@ -280,10 +287,10 @@ static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
     if (st == MCX_OK)
         st = mcx_mikey_build(b, &args, msg, sizeof msg, &n);
     if (st != MCX_OK) {
-        failed("building the I_MESSAGE", st);
+        demo_failed("building the I_MESSAGE", st);
         goto out;
     }
-    printf("[7] alice calls bob: PCK-ID %08x in a MIKEY-SAKKE I_MESSAGE of %zu octets\n"
+    printf("[8] alice calls bob: PCK-ID %08x in a MIKEY-SAKKE I_MESSAGE of %zu octets\n"
            "      HDR T RAND IDR(uid i) IDR(uid r) IDR(kms i) IDR(kms r) SAKKE SIGN(ECCSI)\n",
            (unsigned)pck_id, n);
 
@@ -294,7 +301,7 @@ static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
     if (st == MCX_OK)
         st = mcx_mikey_opener_add_identity(o, bob->uri, NULL, KMS_URI, period_no, bob->sec->rsk);
     if (st != MCX_OK) {
-        failed("bob's MIKEY receiver", st);
+        demo_failed("bob's MIKEY receiver", st);
         goto out;
     }
     st = mcx_mikey_open(o, msg, n, alice->uri, &res);
@@ -313,7 +320,7 @@ static int private_call(const uint8_t kpak[MCX_ECCSI_POINT_BYTES],
     st = mcx_srtp_master(res.key, res.key_len, MCX_CS_MCPTT_PRIVATE_INITIATOR, res.csb_id, res.rand,
                          res.rand_len, srtp_key, sizeof srtp_key, srtp_salt, sizeof srtp_salt);
     if (st != MCX_OK) {
-        failed("SRTP key derivation", st);
+        demo_failed("SRTP key derivation", st);
         goto out;
     }
     printf("      SRTP master key %s, salt %s for alice's stream (CS-ID 0, MKI = PCK-ID)\n",
