@@ -5,6 +5,7 @@
  * service checks it (mcx_token_verify: ES256 signature by a key fetched from the IdMS's /jwks,
  * issuer, audience, lifetime, scope): it is what the KMS asks for before it hands out her keys.
  * A wrong password is refused. */
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -263,9 +264,12 @@ int demo_idms_login(const demo_account *accounts, size_t n)
 {
     const char *tmp = getenv("TMPDIR");
     char dir[256], config[512], issuer[64], ca_file[512];
-    snprintf(dir, sizeof dir, "%s/mcx-demo-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (tmp == NULL || tmp[0] == '\0')
+        tmp = "/tmp";
+    snprintf(dir, sizeof dir, "%s/mcx-demo-XXXXXX", tmp);
     if (mkdtemp(dir) == NULL) {
-        fprintf(stderr, "mcx-demo: FAILED: cannot create a folder like %s\n", dir);
+        fprintf(stderr, "mcx-demo: FAILED: cannot create a scratch folder in %s: %s\n", tmp,
+                strerror(errno));
         return 1;
     }
     mcx_idms_config *cfg = NULL;
