@@ -60,6 +60,11 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_idms_config_set(mcx_idms_config *cfg, cons
                                                       const char *value);
 
 MCX_API const char *mcx_idms_config_store_url(const mcx_idms_config *cfg);
+
+/* Make the administration calls below in this process hash new passwords with cfg's "argon2"
+ * costs, as the server does (mcx_idms_start applies them too). Without it they use the defaults
+ * (t_cost 2, m_cost 19456 KiB). */
+MCX_API void mcx_idms_config_apply_costs(const mcx_idms_config *cfg);
 MCX_API void mcx_idms_config_free(mcx_idms_config *cfg);
 
 /* ---- The server ------------------------------------------------------------------------------ */

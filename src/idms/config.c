@@ -451,3 +451,9 @@ mcx_status mcx_idms_config_set(mcx_idms_config *cfg, const char *key, const char
     }
     return MCX_FAIL(MCX_E_ARG, "IdMS config: unknown setting \"%.64s\"", key);
 }
+
+void mcx_idms_config_apply_costs(const mcx_idms_config *cfg)
+{
+    if (cfg != NULL)
+        idms_password_set_costs(cfg->argon2_t_cost, cfg->argon2_m_cost_kib);
+}

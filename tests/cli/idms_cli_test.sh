@@ -77,6 +77,12 @@ if run "user add (password file)" 0 idms user add --config "$conf" --user alice 
     expect_out "user add (password file)" '"mcptt_id": "sip:alice@police.example"'
     expect_out "user add (password file)" '"enabled": true'
 fi
+# --config: the hash is made with the daemon's configured argon2 costs (idms_config: t=1, 1 MiB)
+if command -v sqlite3 >/dev/null; then
+    expect_eq "argon2 costs of --config" \
+        "$(sqlite3 "$db" "SELECT substr(password_hash, 1, 30) FROM users WHERE username='alice'")" \
+        '$argon2id$v=19$m=1024,t=1,p=1$'
+fi
 checks=$((checks + 1))
 printf 'bob-pass-2\n' | "$MCX" idms user add --config "$conf" --user bob \
     --mcptt-id sip:bob@police.example >"$tmp/out" 2>"$tmp/err" ||

@@ -48,6 +48,8 @@ static int config_store_url(cli_ctx *ctx, const char *path, char *url, size_t ca
         return cli_fail(ctx, s, "--config");
     if (s != MCX_OK)
         return cli_usage(ctx, "--config: %s", mcx_last_error());
+    /* new password hashes get the costs the daemon is configured with */
+    mcx_idms_config_apply_costs(cfg);
     const char *store = mcx_idms_config_store_url(cfg);
     int rc = CLI_EXIT_OK;
     if (store == NULL || store[0] == '\0')
