@@ -1,4 +1,5 @@
-/* JWK Sets (RFC 7517 §5) of P-256 verification keys and their fetch over HTTPS with libcurl. */
+/* JWK Sets (RFC 7517 §5) of P-256 verification keys, each imported with cjose, and their fetch
+ * over HTTPS with libcurl. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 void token_keyset_clear(token_keyset *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        EVP_PKEY_free(s->keys[i].pkey);
+        cjose_jwk_release(s->keys[i].jwk);
     free(s->keys);
     s->keys = NULL;
     s->n = 0;
@@ -46,16 +47,43 @@ static int jwk_is_p256_sig(const json_t *jwk)
     return 1;
 }
 
-static mcx_status jwk_coord(const json_t *jwk, const char *name, const char *kid,
-                            uint8_t out[P256_COORD_BYTES])
+static mcx_status jwk_coord(const json_t *jwk, const char *name, const char *kid)
 {
     const char *v = opt_string(jwk, name);
-    size_t n = 0;
-    /* RFC 7518 §6.2.1.2: the full-length 32-octet coordinate, base64url. */
-    if (v == NULL || b64url_decode(v, strlen(v), out, P256_COORD_BYTES, &n) != 0 ||
-        n != P256_COORD_BYTES)
+    /* RFC 7518 §6.2.1.2: the full-length 32-octet coordinate, canonical base64url. cjose checks
+     * the length but ignores "=" padding and unused bits, so the text is checked here. */
+    if (v == NULL || strlen(v) != B64_COORD_CHARS || !b64url_canonical(v, B64_COORD_CHARS))
         return MCX_FAIL(MCX_E_ENCODING, "token: JWK \"%.64s\": \"%s\" is not a 32-octet base64url",
                         kid, name);
+    return MCX_OK;
+}
+
+/* Import the public key of jwk with cjose. Only kty, crv, x and y are handed over: a "d" in a
+ * published set (a key leak at the issuer) must not make this verifier hold a private key. cjose
+ * sets the point with EC_POINT_set_affine_coordinates, which refuses a point not on P-256. */
+static mcx_status jwk_import(const json_t *jwk, const char *kid, cjose_jwk_t **out)
+{
+    json_t *pub = json_pack("{s:s, s:s, s:O, s:O}", "kty", "EC", "crv", "P-256", "x",
+                            json_object_get(jwk, "x"), "y", json_object_get(jwk, "y"));
+    if (pub == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "token: out of memory");
+    cjose_err err = {0};
+    cjose_jwk_t *k = cjose_jwk_import_json((cjose_header_t *)pub, &err);
+    json_decref(pub);
+    /* cjose reports a point off the curve as CJOSE_ERR_NO_MEMORY (cjose 0.6.2, jwk.c), so its
+     * code cannot tell a bad key from a failed allocation: either way the set is not usable. */
+    if (k == NULL)
+        return MCX_FAIL(MCX_E_ENCODING,
+                        "token: JWK \"%.64s\" is not a point of P-256 (cjose "
+                        "refused it: %s)",
+                        kid, cjose_why(&err));
+    err = (cjose_err){0};
+    if (cjose_jwk_get_kty(k, &err) != CJOSE_JWK_KTY_EC ||
+        cjose_jwk_EC_get_curve(k, &err) != CJOSE_JWK_EC_P_256) {
+        cjose_jwk_release(k);
+        return MCX_FAIL(MCX_E_ENCODING, "token: JWK \"%.64s\" is not a P-256 key", kid);
+    }
+    *out = k;
     return MCX_OK;
 }
 
@@ -91,10 +119,12 @@ mcx_status token_keyset_parse(const char *json, size_t len, token_keyset *out, s
     for (size_t i = 0; i < total; i++) {
         const json_t *jwk = json_array_get(arr, i);
         const char *kid = opt_string(jwk, "kid");
-        /* Keys of other types or uses, and keys without a kid (a token could not name them),
-         * are not ours to judge: skip them. */
+        /* Keys of other types or uses, and keys without a kid (a token could not name them; nor
+         * one holding a NUL, which a token's kid never matches), are not ours to judge: skip
+         * them. */
         if (!json_is_object(jwk) || !jwk_is_p256_sig(jwk) || kid == NULL || kid[0] == '\0' ||
-            strlen(kid) > TOKEN_KID_MAX) {
+            strlen(kid) > TOKEN_KID_MAX ||
+            strlen(kid) != json_string_length(json_object_get(jwk, "kid"))) {
             skipped++;
             continue;
         }
@@ -102,14 +132,10 @@ mcx_status token_keyset_parse(const char *json, size_t len, token_keyset *out, s
             st = MCX_FAIL(MCX_E_ENCODING, "token: JWK Set names kid \"%.64s\" twice", kid);
             break;
         }
-        uint8_t x[P256_COORD_BYTES], y[P256_COORD_BYTES];
-        if ((st = jwk_coord(jwk, "x", kid, x)) != MCX_OK ||
-            (st = jwk_coord(jwk, "y", kid, y)) != MCX_OK)
+        if ((st = jwk_coord(jwk, "x", kid)) != MCX_OK ||
+            (st = jwk_coord(jwk, "y", kid)) != MCX_OK ||
+            (st = jwk_import(jwk, kid, &keys[n].jwk)) != MCX_OK)
             break;
-        if ((st = p256_public_pkey(x, y, &keys[n].pkey)) != MCX_OK) {
-            st = MCX_FAIL(st, "token: JWK \"%.64s\" is not a point of P-256", kid);
-            break;
-        }
         memcpy(keys[n].kid, kid, strlen(kid) + 1);
         n++;
     }

@@ -1,7 +1,10 @@
 /* IdMS signing keys: P-256 key pairs (ES256, RFC 7518 §3.4) with their RFC 7638 key IDs, kept as
- * PKCS#8 PEM in the store, published as JWKs (RFC 7517, RFC 7518 §6.2). */
+ * PKCS#8 PEM in the store (OpenSSL), held for signing as a cjose JWK and published as JWKs
+ * (RFC 7517, RFC 7518 §6.2) from cjose's export. */
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <string.h>
 
@@ -10,22 +13,61 @@
 #include "token/token_internal.h"
 
 struct mcx_signing_key {
-    EVP_PKEY *pkey; /* private; OpenSSL wipes the scalar when it frees the key */
-    uint8_t x[P256_COORD_BYTES], y[P256_COORD_BYTES];
+    /* The same private key twice: OpenSSL's for the PKCS#8 PEM kept in the store (cjose has no
+     * PEM), cjose's for signing and the JWK. Both wipe the scalar when freed. */
+    EVP_PKEY *pkey;
+    cjose_jwk_t *jwk;
     char kid[B64_COORD_CHARS + 1];
 };
 
-/* Read the public point and compute the kid. */
-static mcx_status key_finish(mcx_signing_key *k)
+/* The cjose key for the private scalar of pk (cjose_jwk_create_EC_spec computes the public point
+ * from d), checked against OpenSSL's public point so that the key cjose signs with is the one
+ * the PEM holds. */
+static mcx_status key_to_cjose(EVP_PKEY *pk, cjose_jwk_t **out)
 {
-    uint8_t pt[1 + 2 * P256_COORD_BYTES];
+    uint8_t d[P256_COORD_BYTES], pt[1 + 2 * P256_COORD_BYTES];
     size_t n = 0;
-    if (EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &n) != 1 ||
-        n != sizeof pt || pt[0] != 0x04)
-        return MCX_FAIL(MCX_E_INTERNAL, "token: cannot read the signing key's public point");
-    memcpy(k->x, pt + 1, P256_COORD_BYTES);
-    memcpy(k->y, pt + 1 + P256_COORD_BYTES, P256_COORD_BYTES);
-    return p256_thumbprint(k->x, k->y, k->kid);
+    BIGNUM *bn = NULL;
+    int ok = EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1 &&
+             BN_bn2binpad(bn, d, sizeof d) == (int)sizeof d;
+    BN_clear_free(bn);
+    if (!ok) {
+        mcx_memzero(d, sizeof d);
+        return MCX_FAIL(MCX_E_INTERNAL, "token: cannot read the signing key's scalar");
+    }
+    cjose_jwk_ec_keyspec spec = {.crv = CJOSE_JWK_EC_P_256, .d = d, .dlen = sizeof d};
+    cjose_err err = {0};
+    cjose_jwk_t *jwk = cjose_jwk_create_EC_spec(&spec, &err);
+    mcx_memzero(d, sizeof d);
+    if (jwk == NULL)
+        return MCX_FAIL(err.code == CJOSE_ERR_NO_MEMORY ? MCX_E_NOMEM : MCX_E_INTERNAL,
+                        "token: cjose cannot make the signing JWK: %s", cjose_why(&err));
+    json_t *pub = NULL;
+    mcx_status st = jwk_public_members(jwk, &pub);
+    if (st == MCX_OK &&
+        (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &n) != 1 ||
+         n != sizeof pt || pt[0] != 0x04))
+        st = MCX_FAIL(MCX_E_INTERNAL, "token: cannot read the signing key's public point");
+    for (int i = 0; st == MCX_OK && i < 2; i++) {
+        char *b64 = NULL;
+        size_t len = 0;
+        if (!cjose_base64url_encode(pt + 1 + i * P256_COORD_BYTES, P256_COORD_BYTES, &b64, &len,
+                                    &err)) {
+            st = MCX_FAIL(MCX_E_NOMEM, "token: base64url failed: %s", cjose_why(&err));
+            break;
+        }
+        const char *want = json_string_value(json_object_get(pub, i == 0 ? "x" : "y"));
+        if (len != B64_COORD_CHARS || strncmp(b64, want, len) != 0)
+            st = MCX_FAIL(MCX_E_INTERNAL, "token: cjose and OpenSSL disagree on the public key");
+        cjose_get_dealloc()(b64);
+    }
+    json_decref(pub);
+    if (st != MCX_OK) {
+        cjose_jwk_release(jwk);
+        return st;
+    }
+    *out = jwk;
+    return MCX_OK;
 }
 
 static mcx_status key_wrap(EVP_PKEY *pk, mcx_signing_key **out)
@@ -36,7 +78,12 @@ static mcx_status key_wrap(EVP_PKEY *pk, mcx_signing_key **out)
         return MCX_FAIL(MCX_E_NOMEM, "token: out of memory");
     }
     k->pkey = pk;
-    mcx_status st = key_finish(k);
+    cjose_err err = {0};
+    mcx_status st = key_to_cjose(pk, &k->jwk);
+    if (st == MCX_OK)
+        st = jwk_thumbprint(k->jwk, k->kid);
+    if (st == MCX_OK && !cjose_jwk_set_kid(k->jwk, k->kid, strlen(k->kid), &err))
+        st = MCX_FAIL(MCX_E_NOMEM, "token: cjose cannot set the kid: %s", cjose_why(&err));
     if (st != MCX_OK) {
         mcx_signing_key_free(k);
         return st;
@@ -139,11 +186,16 @@ json_t *mcx_signing_key_public_jwk(const mcx_signing_key *k)
 {
     if (k == NULL)
         return NULL;
-    char bx[B64_COORD_CHARS + 1], by[B64_COORD_CHARS + 1];
-    b64url_encode(k->x, P256_COORD_BYTES, bx);
-    b64url_encode(k->y, P256_COORD_BYTES, by);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", bx,
-                     "y", by, "kid", k->kid, "use", "sig", "alg", "ES256");
+    /* cjose exports the public members; use and alg (RFC 7517 §4.2, §4.4) say what the key is
+     * for, so that a relying party never takes it for an encryption key. */
+    json_t *pub = NULL;
+    if (jwk_public_members(k->jwk, &pub) != MCX_OK)
+        return NULL;
+    json_t *jwk = json_pack("{s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x",
+                            json_object_get(pub, "x"), "y", json_object_get(pub, "y"), "kid",
+                            k->kid, "use", "sig", "alg", "ES256");
+    json_decref(pub);
+    return jwk;
 }
 
 void mcx_signing_key_free(mcx_signing_key *k)
@@ -151,6 +203,7 @@ void mcx_signing_key_free(mcx_signing_key *k)
     if (k == NULL)
         return;
     EVP_PKEY_free(k->pkey);
+    cjose_jwk_release(k->jwk); /* EC_KEY_free inside clears the scalar */
     mcx_memzero(k, sizeof *k);
     free(k);
 }
@@ -172,7 +225,7 @@ json_t *mcx_jwks_of(const mcx_signing_key *const *keys, size_t n)
     return json_pack("{s:o}", "keys", arr);
 }
 
-EVP_PKEY *signing_key_pkey(const mcx_signing_key *k)
+const cjose_jwk_t *signing_key_jwk(const mcx_signing_key *k)
 {
-    return k->pkey;
+    return k->jwk;
 }

@@ -1,10 +1,16 @@
 /* mcx_token_verify: the check every MCX service runs on each request's token (TS 33.180 Annex B;
  * RFC 7519 §7.2, RFC 9068 §4, RFC 8725).
  *
- * The issuer's keys are cached by kid as ready-made OpenSSL public keys, so a token with a known
- * kid costs two small JSON parses, one SHA-256 and one ECDSA verification. A kid not in the cache
- * triggers one fetch of the issuer's JWK Set (at most once per min_refetch_seconds), which is how
- * key rotation at the IdMS reaches the services. */
+ * The issuer's keys are cached by kid as cjose keys imported once from the JWK Set, so a token with
+ * a known kid costs a few small JSON parses, one SHA-256 and one ECDSA verification. A kid not in
+ * the cache triggers one fetch of the issuer's JWK Set (at most once per min_refetch_seconds),
+ * which is how key rotation at the IdMS reaches the services.
+ *
+ * cjose (cjose_jws_import, cjose_jws_verify, cjose_jws_get_plaintext) does the JWS itself; the
+ * cheap checks before it are what cjose does not do or does more leniently: the size limit,
+ * exactly three parts, canonical base64url, a header without duplicate names, alg fixed to
+ * ES256 (RFC 8725 §3.1), no "crit", typ by kind, a known kid, and a signature of exactly 64
+ * octets (cjose 0.6.2 splits whatever length it gets in two halves). */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -435,6 +441,9 @@ mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt, const char *
     jws_parts p;
     MCX_GUARD(jws_split(jwt, &p));
     json_t *h = NULL, *c = NULL;
+    cjose_jws_t *jws = NULL;
+    /* The header is read here with duplicate names refused (cjose's own parse keeps the last
+     * one), so that the checks below see what cjose will see. */
     MCX_GUARD(jws_part_json(p.hdr, p.hdr_len, "header", &h));
     const char *kid = NULL;
     mcx_status st = check_header(v, h, &kid);
@@ -442,16 +451,33 @@ mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt, const char *
         goto out;
 
     /* RFC 7518 §3.4: the ES256 signature is exactly the 64 octets r || s (86 characters). */
-    uint8_t sig[ES256_SIG_BYTES];
-    size_t sig_n = 0;
-    if (p.sig_len != b64url_len(ES256_SIG_BYTES)) {
+    if (p.sig_len != ES256_SIG_CHARS) {
         st = MCX_FAIL(MCX_E_SIG_INVALID,
-                      "token: signature is %zu base64url characters, ES256 needs %zu (64 octets)",
-                      p.sig_len, b64url_len(ES256_SIG_BYTES));
+                      "token: signature is %zu base64url characters, ES256 needs %d (64 octets)",
+                      p.sig_len, ES256_SIG_CHARS);
         goto out;
     }
-    if (b64url_decode(p.sig, p.sig_len, sig, sizeof sig, &sig_n) != 0) {
+    if (!b64url_canonical(p.sig, p.sig_len)) {
         st = MCX_FAIL(MCX_E_ENCODING, "token: signature is not base64url");
+        goto out;
+    }
+    if (!b64url_canonical(p.payload, p.payload_len)) {
+        st = MCX_FAIL(MCX_E_ENCODING, "token: claims is not base64url");
+        goto out;
+    }
+    cjose_err err = {0};
+    jws = cjose_jws_import(jwt, (size_t)(p.sig + p.sig_len - jwt), &err);
+    if (jws == NULL) {
+        st = MCX_FAIL(MCX_E_ENCODING, "token: cjose cannot read the JWS: %s", cjose_why(&err));
+        goto out;
+    }
+    /* The algorithm cjose will verify with is the one it read from the protected header: it
+     * must be the ES256 checked above (RFC 8725 §3.1). */
+    const char *cj_alg = json_string_value(
+        json_object_get((const json_t *)cjose_jws_get_protected(jws), CJOSE_HDR_ALG));
+    if (cj_alg == NULL || strcmp(cj_alg, CJOSE_HDR_ALG_ES256) != 0) {
+        st = MCX_FAIL(MCX_E_UNSUPPORTED, "token: cjose reads alg \"%.32s\", not ES256",
+                      cj_alg != NULL ? cj_alg : "");
         goto out;
     }
 
@@ -472,16 +498,33 @@ mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt, const char *
                       v->issuer);
         goto out;
     }
-    /* RFC 7515 §5.2: the signing input is the ASCII header "." payload as received. */
-    int good = es256_verify(key->pkey, (const uint8_t *)p.hdr, p.hdr_len + 1 + p.payload_len, sig);
+    /* RFC 7515 §5.2: cjose hashes the header and payload parts as received. The key stays under
+     * the read lock while cjose uses it: a refresh frees the old keys only under the write lock
+     * (cjose_jwk_retain is not atomic, so the key is not retained instead). */
+    err = (cjose_err){0};
+    int good = cjose_jws_verify(jws, key->jwk, &err);
     pthread_rwlock_unlock(&v->lock);
+    /* cjose's codes are not reliable enough to tell apart (CJOSE_ERR_CRYPTO is a signature that
+     * does not verify); whatever the cause, the token is refused. */
     if (!good) {
-        st = MCX_FAIL(MCX_E_SIG_INVALID, "token: ES256 signature does not verify (kid \"%.64s\")",
-                      kid);
+        if (err.code == CJOSE_ERR_CRYPTO)
+            st = MCX_FAIL(MCX_E_SIG_INVALID,
+                          "token: ES256 signature does not verify (kid \"%.64s\")", kid);
+        else
+            st = MCX_FAIL(MCX_E_SIG_INVALID,
+                          "token: cjose could not check the ES256 signature (kid \"%.64s\"): %s",
+                          kid, cjose_why(&err));
         goto out;
     }
 
-    MCX_GUARD_GOTO(st, jws_part_json(p.payload, p.payload_len, "claims", &c), out);
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    err = (cjose_err){0};
+    if (!cjose_jws_get_plaintext(jws, &text, &text_len, &err)) {
+        st = MCX_FAIL(MCX_E_INTERNAL, "token: cjose gives no payload: %s", cjose_why(&err));
+        goto out;
+    }
+    MCX_GUARD_GOTO(st, jws_claims_json(text, text_len, &c), out);
     mcx_token_claims local;
     mcx_token_claims *dst = claims;
     if (dst == NULL) {
@@ -492,6 +535,7 @@ mcx_status mcx_token_verify(mcx_token_verifier *v, const char *jwt, const char *
     if (st != MCX_OK)
         memset(dst, 0, sizeof *dst);
 out:
+    cjose_jws_release(jws);
     json_decref(h);
     json_decref(c);
     return st;
