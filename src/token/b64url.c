@@ -1,5 +1,6 @@
 /* What the token module adds to cjose's JOSE primitives: the canonical-base64url check (RFC 7515
- * §2) cjose's decoder does not make, cjose error reasons, and the RFC 7638 thumbprint. */
+ * §2) cjose's decoder does not make, cjose error reasons, the RFC 7638 thumbprint, and the check
+ * that jansson and cjose share an allocator (which cjose's signing needs). */
 #include <openssl/sha.h>
 #include <string.h>
 
@@ -47,66 +48,51 @@ const char *cjose_why(const cjose_err *err)
     return err->message != NULL ? err->message : "no reason given";
 }
 
-mcx_status jwk_public_members(const cjose_jwk_t *jwk, json_t **out)
+mcx_status b64url_encode_to(const uint8_t *in, size_t n, char *out, size_t cap)
 {
-    *out = NULL;
     cjose_err err = {0};
-    char *text = cjose_jwk_to_json(jwk, false, &err);
-    if (text == NULL)
+    char *b64 = NULL;
+    size_t len = 0;
+    if (!cjose_base64url_encode(in, n, &b64, &len, &err))
         return MCX_FAIL(err.code == CJOSE_ERR_NO_MEMORY ? MCX_E_NOMEM : MCX_E_INTERNAL,
-                        "token: cjose cannot export the public JWK: %s", cjose_why(&err));
-    json_error_t je;
-    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-    cjose_get_dealloc()(text);
-    const char *kty = json_string_value(json_object_get(j, "kty"));
-    const char *crv = json_string_value(json_object_get(j, "crv"));
-    const char *x = json_string_value(json_object_get(j, "x"));
-    const char *y = json_string_value(json_object_get(j, "y"));
-    /* RFC 7518 §6.2.1: full-length coordinates; cjose pads them, this makes sure of it. */
-    if (kty == NULL || strcmp(kty, "EC") != 0 || crv == NULL || strcmp(crv, "P-256") != 0 ||
-        x == NULL || strlen(x) != B64_COORD_CHARS || y == NULL || strlen(y) != B64_COORD_CHARS ||
-        json_object_get(j, "d") != NULL) {
-        json_decref(j);
-        return MCX_FAIL(MCX_E_INTERNAL, "token: cjose exported no public P-256 JWK");
+                        "token: base64url failed: %s", cjose_why(&err));
+    mcx_status st = MCX_OK;
+    if (len >= cap) {
+        st = MCX_FAIL(MCX_E_INTERNAL, "token: base64url of %zu characters does not fit", len);
+    } else {
+        memcpy(out, b64, len);
+        out[len] = '\0';
     }
-    *out = j;
-    return MCX_OK;
+    cjose_get_dealloc()(b64);
+    return st;
 }
 
-mcx_status jwk_thumbprint(const cjose_jwk_t *jwk, char kid[B64_COORD_CHARS + 1])
+mcx_status p256_thumbprint(const char x[B64_COORD_CHARS + 1], const char y[B64_COORD_CHARS + 1],
+                           char kid[B64_COORD_CHARS + 1])
 {
-    json_t *pub = NULL;
-    MCX_GUARD(jwk_public_members(jwk, &pub));
     /* RFC 7638 §3.2: only the required members of an EC key (crv, kty, x, y), in lexicographic
      * order of their names, no whitespace. jansson sorts by octets, which is the code-point order
-     * for these ASCII names. cjose's own export puts kty first and may add kid, so it is not
-     * hashed as is. */
-    json_t *req = json_pack("{s:O, s:O, s:O, s:O}", "crv", json_object_get(pub, "crv"), "kty",
-                            json_object_get(pub, "kty"), "x", json_object_get(pub, "x"), "y",
-                            json_object_get(pub, "y"));
-    json_decref(pub);
+     * for these ASCII names. */
+    json_t *req = json_pack("{s:s, s:s, s:s, s:s}", "crv", "P-256", "kty", "EC", "x", x, "y", y);
     char *text = req != NULL ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(req);
     if (text == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "token: out of memory");
     uint8_t h[SHA256_DIGEST_LENGTH];
     int ok = SHA256((const unsigned char *)text, strlen(text), h) != NULL;
-    free(text);
+    /* text came from jansson's allocator, which the application may have replaced */
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree);
+    jfree(text);
     if (!ok)
         return MCX_FAIL(MCX_E_INTERNAL, "token: SHA-256 failed");
-    cjose_err err = {0};
-    char *b64 = NULL;
-    size_t n = 0;
-    if (!cjose_base64url_encode(h, sizeof h, &b64, &n, &err))
-        return MCX_FAIL(err.code == CJOSE_ERR_NO_MEMORY ? MCX_E_NOMEM : MCX_E_INTERNAL,
-                        "token: base64url of the thumbprint failed: %s", cjose_why(&err));
-    mcx_status st = MCX_OK;
-    if (n != B64_COORD_CHARS)
-        st = MCX_FAIL(MCX_E_INTERNAL, "token: thumbprint of %zu characters", n);
-    else {
-        memcpy(kid, b64, n);
-        kid[n] = '\0';
-    }
-    cjose_get_dealloc()(b64);
-    return st;
+    return b64url_encode_to(h, sizeof h, kid, B64_COORD_CHARS + 1);
+}
+
+int token_allocators_agree(void)
+{
+    json_malloc_t jm = NULL;
+    json_free_t jf = NULL;
+    json_get_alloc_funcs(&jm, &jf);
+    return jm == cjose_get_alloc() && jf == cjose_get_dealloc();
 }

@@ -81,6 +81,11 @@ mcx_status mcx_jwt_sign(const mcx_signing_key *k, mcx_token_kind kind, const jso
         return MCX_FAIL(MCX_E_ARG, "token: claims are not a JSON object");
     if (kind != MCX_TOKEN_ACCESS && kind != MCX_TOKEN_ID)
         return MCX_FAIL(MCX_E_ARG, "token: unknown token kind %d", (int)kind);
+    /* cjose_jws_sign frees its header text (from jansson) with cjose's deallocator: refuse
+     * cleanly rather than corrupt the heap when the application split the two. */
+    if (!token_allocators_agree())
+        return MCX_FAIL(MCX_E_INTERNAL, "token: jansson's allocator is not cjose's (set both "
+                                        "with cjose_set_alloc_funcs to sign)");
     char *payload = json_dumps(claims, JSON_COMPACT);
     if (payload == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "token: claims cannot be serialised");
@@ -116,7 +121,7 @@ mcx_status mcx_jwt_sign(const mcx_signing_key *k, mcx_token_kind kind, const jso
 out:
     cjose_jws_release(jws); /* also frees ser */
     cjose_header_release(hdr);
-    free(payload);
+    cjose_get_dealloc()(payload); /* jansson's allocator, which is cjose's (checked above) */
     return st;
 }
 

@@ -1,6 +1,6 @@
 /* IdMS signing keys: P-256 key pairs (ES256, RFC 7518 §3.4) with their RFC 7638 key IDs, kept as
- * PKCS#8 PEM in the store (OpenSSL), held for signing as a cjose JWK and published as JWKs
- * (RFC 7517, RFC 7518 §6.2) from cjose's export. */
+ * PKCS#8 PEM in the store (OpenSSL), held for signing as a cjose JWK, published as JWKs
+ * (RFC 7517, RFC 7518 §6.2). */
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -13,20 +13,20 @@
 #include "token/token_internal.h"
 
 struct mcx_signing_key {
-    /* The same private key twice: OpenSSL's for the PKCS#8 PEM kept in the store (cjose has no
-     * PEM), cjose's for signing and the JWK. Both wipe the scalar when freed. */
+    /* The same private key twice: OpenSSL's for key generation and the PKCS#8 PEM kept in the
+     * store (cjose has neither), cjose's for signing. Both wipe the scalar when freed. */
     EVP_PKEY *pkey;
     cjose_jwk_t *jwk;
+    char x[B64_COORD_CHARS + 1], y[B64_COORD_CHARS + 1]; /* base64url public coordinates */
     char kid[B64_COORD_CHARS + 1];
 };
 
-/* The cjose key for the private scalar of pk (cjose_jwk_create_EC_spec computes the public point
- * from d), checked against OpenSSL's public point so that the key cjose signs with is the one
- * the PEM holds. */
+/* The cjose key for the private scalar of pk: cjose_jwk_create_EC_spec computes the public point
+ * from d. (cjose 0.6.2 frees its temporary BIGNUM of d without clearing it; nothing here can
+ * change that.) */
 static mcx_status key_to_cjose(EVP_PKEY *pk, cjose_jwk_t **out)
 {
-    uint8_t d[P256_COORD_BYTES], pt[1 + 2 * P256_COORD_BYTES];
-    size_t n = 0;
+    uint8_t d[P256_COORD_BYTES];
     BIGNUM *bn = NULL;
     int ok = EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &bn) == 1 &&
              BN_bn2binpad(bn, d, sizeof d) == (int)sizeof d;
@@ -40,34 +40,28 @@ static mcx_status key_to_cjose(EVP_PKEY *pk, cjose_jwk_t **out)
     cjose_jwk_t *jwk = cjose_jwk_create_EC_spec(&spec, &err);
     mcx_memzero(d, sizeof d);
     if (jwk == NULL)
-        return MCX_FAIL(err.code == CJOSE_ERR_NO_MEMORY ? MCX_E_NOMEM : MCX_E_INTERNAL,
-                        "token: cjose cannot make the signing JWK: %s", cjose_why(&err));
-    json_t *pub = NULL;
-    mcx_status st = jwk_public_members(jwk, &pub);
-    if (st == MCX_OK &&
-        (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &n) != 1 ||
-         n != sizeof pt || pt[0] != 0x04))
-        st = MCX_FAIL(MCX_E_INTERNAL, "token: cannot read the signing key's public point");
-    for (int i = 0; st == MCX_OK && i < 2; i++) {
-        char *b64 = NULL;
-        size_t len = 0;
-        if (!cjose_base64url_encode(pt + 1 + i * P256_COORD_BYTES, P256_COORD_BYTES, &b64, &len,
-                                    &err)) {
-            st = MCX_FAIL(MCX_E_NOMEM, "token: base64url failed: %s", cjose_why(&err));
-            break;
-        }
-        const char *want = json_string_value(json_object_get(pub, i == 0 ? "x" : "y"));
-        if (len != B64_COORD_CHARS || strncmp(b64, want, len) != 0)
-            st = MCX_FAIL(MCX_E_INTERNAL, "token: cjose and OpenSSL disagree on the public key");
-        cjose_get_dealloc()(b64);
-    }
-    json_decref(pub);
-    if (st != MCX_OK) {
-        cjose_jwk_release(jwk);
-        return st;
-    }
+        return MCX_FAIL(MCX_E_INTERNAL, "token: cjose cannot make the signing JWK: %s",
+                        cjose_why(&err));
     *out = jwk;
     return MCX_OK;
+}
+
+/* The public coordinates and the kid, from OpenSSL's public point. They are not read back from
+ * cjose (cjose_jwk_to_json) because that call frees jansson output with cjose's deallocator,
+ * which breaks in a process that gave jansson its own allocator (the mcx tool does, to wipe
+ * secret JSON) and that only makes keys, never signs. */
+static mcx_status key_public(mcx_signing_key *k)
+{
+    uint8_t pt[1 + 2 * P256_COORD_BYTES];
+    size_t n = 0;
+    if (EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &n) != 1 ||
+        n != sizeof pt || pt[0] != 0x04)
+        return MCX_FAIL(MCX_E_INTERNAL, "token: cannot read the signing key's public point");
+    MCX_GUARD(b64url_encode_to(pt + 1, P256_COORD_BYTES, k->x, sizeof k->x));
+    MCX_GUARD(b64url_encode_to(pt + 1 + P256_COORD_BYTES, P256_COORD_BYTES, k->y, sizeof k->y));
+    if (strlen(k->x) != B64_COORD_CHARS || strlen(k->y) != B64_COORD_CHARS)
+        return MCX_FAIL(MCX_E_INTERNAL, "token: public coordinates of the wrong length");
+    return p256_thumbprint(k->x, k->y, k->kid);
 }
 
 static mcx_status key_wrap(EVP_PKEY *pk, mcx_signing_key **out)
@@ -79,9 +73,9 @@ static mcx_status key_wrap(EVP_PKEY *pk, mcx_signing_key **out)
     }
     k->pkey = pk;
     cjose_err err = {0};
-    mcx_status st = key_to_cjose(pk, &k->jwk);
+    mcx_status st = key_public(k);
     if (st == MCX_OK)
-        st = jwk_thumbprint(k->jwk, k->kid);
+        st = key_to_cjose(pk, &k->jwk);
     if (st == MCX_OK && !cjose_jwk_set_kid(k->jwk, k->kid, strlen(k->kid), &err))
         st = MCX_FAIL(MCX_E_NOMEM, "token: cjose cannot set the kid: %s", cjose_why(&err));
     if (st != MCX_OK) {
@@ -186,16 +180,10 @@ json_t *mcx_signing_key_public_jwk(const mcx_signing_key *k)
 {
     if (k == NULL)
         return NULL;
-    /* cjose exports the public members; use and alg (RFC 7517 §4.2, §4.4) say what the key is
-     * for, so that a relying party never takes it for an encryption key. */
-    json_t *pub = NULL;
-    if (jwk_public_members(k->jwk, &pub) != MCX_OK)
-        return NULL;
-    json_t *jwk = json_pack("{s:s, s:s, s:O, s:O, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x",
-                            json_object_get(pub, "x"), "y", json_object_get(pub, "y"), "kid",
-                            k->kid, "use", "sig", "alg", "ES256");
-    json_decref(pub);
-    return jwk;
+    /* use and alg (RFC 7517 §4.2, §4.4) say what the key is for, so that a relying party never
+     * takes it for an encryption key. */
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", k->x,
+                     "y", k->y, "kid", k->kid, "use", "sig", "alg", "ES256");
 }
 
 void mcx_signing_key_free(mcx_signing_key *k)

@@ -3,7 +3,7 @@
  * JOSE itself goes through cjose: the signing key is a cjose_jwk (private), tokens are signed with
  * cjose_jws_sign, verification keys are cjose_jwks imported from the JWK Set and cached by kid,
  * and tokens are checked with cjose_jws_import + cjose_jws_verify. What cjose does not do is here:
- * the RFC 7638 thumbprint (hashed from the members cjose exports), the canonical-base64url check
+ * the RFC 7638 thumbprint, the canonical-base64url check
  * (cjose's decoder accepts padding and non-zero unused bits), duplicate JSON names (cjose parses
  * with jansson's defaults, last name wins), and every policy check of mcx_token_verify. */
 #ifndef MCX_TOKEN_INTERNAL_H
@@ -38,14 +38,20 @@ int b64url_canonical(const char *in, size_t n);
 /* cjose's reason for a failure (err initialised to {0} before the call). */
 const char *cjose_why(const cjose_err *err);
 
-/* The public members of a cjose EC key as a jansson object (cjose_jwk_to_json, never the private
- * "d"), checked to be a P-256 key with 43-character x and y.
- * Errors: MCX_E_INTERNAL, MCX_E_NOMEM. */
-mcx_status jwk_public_members(const cjose_jwk_t *jwk, json_t **out);
+/* base64url (no padding) of in[0..n) with cjose, into out (cap characters with the NUL).
+ * Errors: MCX_E_NOMEM, MCX_E_INTERNAL (does not fit). */
+mcx_status b64url_encode_to(const uint8_t *in, size_t n, char *out, size_t cap);
 
-/* The RFC 7638 thumbprint of the P-256 key jwk: base64url(SHA-256 of {"crv","kty","x","y"} in
- * lexicographic order without whitespace), 43 characters + NUL. */
-mcx_status jwk_thumbprint(const cjose_jwk_t *jwk, char kid[B64_COORD_CHARS + 1]);
+/* The RFC 7638 thumbprint of the P-256 key with base64url coordinates x and y: base64url(SHA-256
+ * of {"crv","kty","x","y"} in lexicographic order without whitespace), 43 characters + NUL. */
+mcx_status p256_thumbprint(const char x[B64_COORD_CHARS + 1], const char y[B64_COORD_CHARS + 1],
+                           char kid[B64_COORD_CHARS + 1]);
+
+/* 1 if jansson allocates with cjose's allocator. cjose frees some jansson output with its own
+ * deallocator (cjose_jws_sign's header text, cjose_jwk_to_json), so those calls are only safe
+ * then; an application that replaces jansson's allocator must do it through
+ * cjose_set_alloc_funcs, which sets both. Verification never depends on it. */
+int token_allocators_agree(void);
 
 /* A verification key: its kid and the imported cjose key (so a verify costs no key import). */
 typedef struct token_key {
