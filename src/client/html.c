@@ -89,9 +89,11 @@ typedef struct tag {
         char name[MCX_FORM_NAME_MAX + 1]; /* lowercase */
         size_t value;                     /* offset in pool */
     } attrs[TAG_ATTRS_MAX];
+    size_t pool_len; /* octets of pool in use; always < TAG_POOL once a tag is being read */
+    int overflow;    /* an attribute value did not fit: the tag's values are incomplete */
+    /* the decoded values, NUL-terminated, back to back. Last member, so that a write one past it
+     * leaves the allocation (valgrind and ASan see it) rather than silently hitting pool_len */
     char pool[TAG_POOL];
-    size_t pool_len;
-    int overflow; /* an attribute value did not fit: the tag's values are incomplete */
 } tag;
 
 typedef struct scan {
@@ -204,11 +206,23 @@ static size_t char_ref(const char *s, size_t n, uint32_t *cp)
     return i + 1;
 }
 
-/* Decode s[0..n) (an attribute value) into the pool, NUL-terminated; returns its offset, or
- * sets overflow. */
+/* Decode s[0..n) (an attribute value) into the pool, NUL-terminated; returns its offset. A value
+ * that does not fit sets overflow and reads as "" (offset 0).
+ *
+ * Bounds: pool_len <= TAG_POOL always, and it reaches TAG_POOL when earlier values fill the pool
+ * exactly (4096 + 4096 + 508 octets with their NULs). Nothing is stored at pool_len unless
+ * pool_len < TAG_POOL: each octet only when its NUL still fits after it, so the final NUL has its
+ * place; a refused value writes nothing (no NUL at start, which may be TAG_POOL). */
 static size_t pool_put_decoded(tag *t, const char *s, size_t n)
 {
+    if (n == 0)
+        return 0; /* "" needs no room: offset 0 is the empty string */
     size_t start = t->pool_len;
+    if (start >= TAG_POOL - 1) {
+        /* not even one octet and its NUL fit */
+        t->overflow = 1;
+        return 0;
+    }
     for (size_t i = 0; i < n;) {
         uint32_t cp;
         size_t k = s[i] == '&' ? char_ref(s + i, n - i, &cp) : 0;
@@ -220,7 +234,7 @@ static size_t pool_put_decoded(tag *t, const char *s, size_t n)
             ok = pool_put_cp(t, 0);
             i++;
         } else {
-            ok = t->pool_len + 2 <= TAG_POOL;
+            ok = t->pool_len + 2 <= TAG_POOL; /* the octet and a NUL after it */
             if (ok)
                 t->pool[t->pool_len++] = s[i];
             i++;
@@ -228,8 +242,14 @@ static size_t pool_put_decoded(tag *t, const char *s, size_t n)
         if (!ok || t->pool_len - start > MCX_FORM_VALUE_MAX) {
             t->overflow = 1;
             t->pool_len = start;
-            break;
+            return 0;
         }
+    }
+    /* every store above left room for this one */
+    if (t->pool_len >= TAG_POOL) {
+        t->overflow = 1;
+        t->pool_len = start;
+        return 0;
     }
     t->pool[t->pool_len++] = '\0';
     return start;
@@ -240,7 +260,6 @@ static size_t pool_put_decoded(tag *t, const char *s, size_t n)
 static int read_tag(scan *sc, tag *t)
 {
     memset(t, 0, offsetof(tag, pool));
-    t->overflow = 0;
     t->pool[0] = '\0';
     t->pool_len = 1; /* offset 0: the empty string */
     size_t p = sc->pos + 1;
@@ -456,12 +475,19 @@ mcx_status mcx_html_form_scrape(const char *html, size_t len, mcx_html_form *out
         }
         if (t->closing || strcmp(t->name, "input") != 0)
             continue;
+        /* before the name: a value that did not fit may have been the name itself, and an input
+         * skipped for a lost name would silently drop a hidden field */
+        if (t->overflow) {
+            st = MCX_FAIL(MCX_E_ENCODING, "login page: an input attribute is longer than %u",
+                          (unsigned)MCX_FORM_VALUE_MAX);
+            break;
+        }
         const char *name = tag_attr(t, "name");
         if (name == NULL || name[0] == '\0')
             continue; /* not submitted (HTML 5 §4.10.21.4) */
-        if (t->overflow || strlen(name) > MCX_FORM_NAME_MAX) {
-            st = MCX_FAIL(MCX_E_ENCODING, "login page: an input attribute is longer than %u",
-                          (unsigned)MCX_FORM_VALUE_MAX);
+        if (strlen(name) > MCX_FORM_NAME_MAX) {
+            st = MCX_FAIL(MCX_E_ENCODING, "login page: an input name is longer than %d",
+                          MCX_FORM_NAME_MAX);
             break;
         }
         if (out->n_inputs == MCX_FORM_INPUTS_MAX) {

@@ -202,6 +202,108 @@ static void test_form_hostile(void)
     }
 }
 
+/* Append name="<n times c>" to buf at *o. */
+static void put_attr(char *buf, size_t *o, const char *name, size_t n, char c)
+{
+    *o += (size_t)sprintf(buf + *o, " %s=\"", name);
+    memset(buf + *o, c, n);
+    *o += n;
+    buf[(*o)++] = '"';
+    buf[*o] = '\0';
+}
+
+/* Regression: attribute values of 4096, 4096 and 508 octets fill a tag's value pool to exactly
+ * its size (1 + 4097 + 4097 + 509 octets with their NULs); the next attribute then wrote its NUL
+ * one past the pool. Every page below is read from an exact-size heap copy; the valgrind twin and
+ * the ASan fuzz build see any octet written or read outside the tag. */
+static void test_form_pool_full(void)
+{
+    size_t cap = 3 * MCX_FORM_VALUE_MAX + 4096;
+    char *h = malloc(cap);
+    CHECK(h != NULL);
+    if (h == NULL)
+        return;
+    mcx_html_form f;
+    size_t o;
+    char *copy;
+
+    /* an input whose first three values fill the pool: its name cannot be kept, so the page is
+     * refused (not read with a name taken from outside the pool) */
+    o = (size_t)sprintf(h, "<form method=post action=/authorize><input");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 508, 'c');
+    o += (size_t)sprintf(h + o, " name=\"password\" d=1 e=22 f=333 g=4444></form>");
+    copy = malloc(o);
+    CHECK(copy != NULL);
+    if (copy != NULL) {
+        memcpy(copy, h, o);
+        CHECK_ST(mcx_html_form_scrape(copy, o, &f), MCX_E_ENCODING);
+        CHECK(strstr(mcx_last_error(), "longer than") != NULL);
+        CHECK(f.action == NULL && f.n_inputs == 0);
+        free(copy);
+    }
+
+    /* the same on the form tag itself */
+    o = (size_t)sprintf(h, "<form");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 508, 'c');
+    o += (size_t)sprintf(h + o, " method=post action=/x><input name=password></form>");
+    CHECK_ST(mcx_html_form_scrape(h, o, &f), MCX_E_ENCODING);
+
+    /* a full pool in a tag the scraper skips, then a good form: the next tag starts afresh */
+    o = (size_t)sprintf(h, "<div");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 508, 'c');
+    o += (size_t)sprintf(h + o, " d=1 e=\"\" f=22 g=333 h i=4444 j=55555></div>"
+                                "<form method=post action=/ok><input name=username>"
+                                "<input type=hidden name=lr value=\"v&amp;1\"></form>");
+    copy = malloc(o);
+    CHECK(copy != NULL);
+    if (copy != NULL) {
+        memcpy(copy, h, o);
+        CHECK_OK(mcx_html_form_scrape(copy, o, &f));
+        CHECK(f.action != NULL && strcmp(f.action, "/ok") == 0);
+        CHECK(f.n_inputs == 2);
+        const char *lr = mcx_html_form_value(&f, "lr");
+        CHECK(lr != NULL && strcmp(lr, "v&1") == 0);
+        mcx_html_form_free(&f);
+        free(copy);
+    }
+
+    /* one octet less (507): the pool keeps room for exactly one more NUL; an empty value still
+     * reads as "", a value that does not fit marks the tag */
+    o = (size_t)sprintf(h, "<form method=post action=/y><input");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 507, 'c');
+    o += (size_t)sprintf(h + o, " value=\"\" type=\"\" name=x></form>");
+    CHECK_ST(mcx_html_form_scrape(h, o, &f), MCX_E_ENCODING);
+
+    /* and with the values in a character-reference shape (decoded into the pool one code point
+     * at a time) */
+    o = (size_t)sprintf(h, "<form method=post><input");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 507, 'c');
+    o += (size_t)sprintf(h + o, " name=\"&#x1F600;\"></form>");
+    CHECK_ST(mcx_html_form_scrape(h, o, &f), MCX_E_ENCODING);
+
+    /* the error text reader walks the same tags: a <p class=error> whose class came after a full
+     * pool is not taken for one, and nothing outside the tag is read */
+    o = (size_t)sprintf(h, "<p");
+    put_attr(h, &o, "a", MCX_FORM_VALUE_MAX, 'a');
+    put_attr(h, &o, "b", MCX_FORM_VALUE_MAX, 'b');
+    put_attr(h, &o, "c", 508, 'c');
+    o += (size_t)sprintf(h + o, " class=error d=1 e=2>Hidden</p><p class=error>Shown</p>");
+    char err[64];
+    CHECK(mcx_html_error_text(h, o, err, sizeof err) == 1);
+    CHECK(strcmp(err, "Shown") == 0);
+    free(h);
+}
+
 static void test_error_text(void)
 {
     char out[128];
@@ -522,6 +624,7 @@ int main(void)
     RUN(test_form_sample);
     RUN(test_form_syntax_variants);
     RUN(test_form_hostile);
+    RUN(test_form_pool_full);
     RUN(test_error_text);
     RUN(test_action_resolve);
     RUN(test_redirect);
