@@ -144,7 +144,7 @@ mcx_status mcx_token_verifier_new(mcx_token_verifier **out, const mcx_token_veri
     return MCX_OK;
 }
 
-/* Fetch the issuer's JWK Set unless a fetch happened less than min_refetch seconds ago.
+/* Fetch the issuer's JWK Set unless the last fetch ended less than min_refetch seconds ago.
  * MCX_OK means the cache is as fresh as the rate limit allows (the caller looks again). */
 static mcx_status refresh_keys(mcx_token_verifier *v, const char *kid, size_t kid_len)
 {
@@ -185,6 +185,9 @@ static mcx_status refresh_keys(mcx_token_verifier *v, const char *kid, size_t ki
             }
             free(body);
         }
+        /* The interval runs from the end of the fetch: a slow or timed-out fetch does not
+         * leave the issuer open to another one at once. */
+        v->last_attempt = mono_seconds();
     }
     pthread_mutex_unlock(&v->fetch_lock);
     return st;
