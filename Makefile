@@ -22,8 +22,11 @@ demo: all
 check: deps
 	@scripts/check
 
+# The IdMS under load first (a real mcx-idms and wrk on loopback), then the operations; one table
+# and one build/bench.json with every figure.
 bench: all
-	@$(BUILD)/bin/mcx-bench --json $(BUILD)/bench.json
+	@scripts/bench-idms $(BUILD) $(BUILD)/bench-idms.json
+	@$(BUILD)/bin/mcx-bench --json $(BUILD)/bench.json --service $(BUILD)/bench-idms.json
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

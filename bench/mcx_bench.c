@@ -4,13 +4,17 @@
  * the MIKEY-SAKKE I_MESSAGE operations built on them (no peer: wolfSSL has no MIKEY), and of the
  * access-token check every MCX service runs per request.
  *
- *   mcx-bench [--iterations N] [--json FILE] [--no-peer]
+ *   mcx-bench [--iterations N] [--json FILE] [--no-peer] [--service FILE]
  *
- * Prints a table and writes one JSON object of medians in microseconds. */
+ * Prints a table and writes one JSON object of medians in microseconds. --service FILE adds the
+ * figures of a whole-service load run (scripts/bench-idms: {"token_rps": N}) to both, each
+ * against its target; make bench runs it first. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "crypto/sakke_pairing_internal.h"
 #include "mcxsec/eccsi.h"
@@ -403,6 +407,57 @@ static void print_table(int n, int peer)
     }
 }
 
+/* Whole-service figures measured by another program (a load generator against a real daemon):
+ * rates, where more is better. */
+typedef struct service_result {
+    const char *key;
+    const char *label;
+    double target_min;
+    double value;
+    int present;
+} service_result;
+
+static service_result services[] = {
+    {"token_rps", "IdMS /token code exchange, requests/s (wrk, 2 threads, 16 connections)", 1000, 0,
+     0},
+};
+#define N_SERVICES (sizeof services / sizeof services[0])
+
+static int read_service(const char *path)
+{
+    json_error_t err;
+    json_t *o = json_load_file(path, 0, &err);
+    if (!json_is_object(o)) {
+        fprintf(stderr, "mcx-bench: %s: %s\n", path, o == NULL ? err.text : "not a JSON object");
+        json_decref(o);
+        return 0;
+    }
+    for (size_t i = 0; i < N_SERVICES; i++) {
+        json_t *v = json_object_get(o, services[i].key);
+        if (json_is_number(v)) {
+            services[i].value = json_number_value(v);
+            services[i].present = 1;
+        }
+    }
+    json_decref(o);
+    return 1;
+}
+
+static void print_services(void)
+{
+    int any = 0;
+    for (size_t i = 0; i < N_SERVICES; i++)
+        any |= services[i].present;
+    if (!any)
+        return;
+    printf("\n| service under load | mcxsec | target |\n|---|---:|---:|\n");
+    for (size_t i = 0; i < N_SERVICES; i++)
+        if (services[i].present)
+            printf("| %s | %.0f | %s %.0f |\n", services[i].label, services[i].value,
+                   services[i].value >= services[i].target_min ? ">=" : "MISSED",
+                   services[i].target_min);
+}
+
 static int write_json(const char *path, int peer)
 {
     FILE *f = fopen(path, "w");
@@ -419,6 +474,9 @@ static int write_json(const char *path, int peer)
     for (size_t i = 0; peer && i < N_RESULTS; i++)
         if (results[i].wolf_us > 0)
             fprintf(f, ",\n  \"wolf_%s\": %.4f", results[i].key, results[i].wolf_us);
+    for (size_t i = 0; i < N_SERVICES; i++)
+        if (services[i].present)
+            fprintf(f, ",\n  \"%s\": %.1f", services[i].key, services[i].value);
     fprintf(f, "\n}\n");
     return fclose(f) == 0;
 }
@@ -434,8 +492,12 @@ int main(int argc, char **argv)
             json = argv[++i];
         } else if (strcmp(argv[i], "--no-peer") == 0) {
             peer = 0;
+        } else if (strcmp(argv[i], "--service") == 0 && i + 1 < argc) {
+            if (!read_service(argv[++i]))
+                return 1;
         } else {
-            fprintf(stderr, "usage: mcx-bench [--iterations N] [--json FILE] [--no-peer]\n");
+            fprintf(stderr, "usage: mcx-bench [--iterations N] [--json FILE] [--no-peer] "
+                            "[--service FILE]\n");
             return 2;
         }
     }
@@ -456,6 +518,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "mcx-bench: wolfSSL peer not available; its column is empty\n");
     }
     print_table(n, peer);
+    print_services();
     if (json != NULL) {
         if (!write_json(json, peer))
             return 1;
