@@ -43,7 +43,11 @@ extern "C" {
  *       "issuer": "https://idms.police.example:8443",
  *       "jwks_file": "police-jwks.json",             or "jwks_uri" (+ "ca_file")
  *       "allow_users": ["*"], "deny_users": ["bob"], user names (sub) admitted / refused
- *       "scopes": ["3gpp:mc:ptt_service", ...]        the most a visiting user may get
+ *       "scopes": ["3gpp:mc:ptt_service", ...],       the most a visiting user may get
+ *       "label": "police",                           visitors get sub "<home sub>@<label>"
+ *                                                     (default: the issuer's host[:port])
+ *       "mc_id_domains": ["police.example"]           the only domains this primary's MC IDs
+ *                                                     may be in (none: no MC ID accepted)
  *   } ]
  * }
  * Relative file names are relative to the configuration file's folder. */

@@ -40,6 +40,8 @@ void mcx_idms_config_free(mcx_idms_config *cfg)
         free_list(p->allow_users, p->n_allow);
         free_list(p->deny_users, p->n_deny);
         free_list(p->scopes, p->n_scopes);
+        free(p->label);
+        free_list(p->mc_id_domains, p->n_mc_id_domains);
     }
     free(cfg->partners);
     free(cfg);
@@ -189,10 +191,24 @@ static mcx_status read_file(const char *path, char **out)
     return MCX_OK;
 }
 
+static int label_valid(const char *s)
+{
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == ':' || c == '_' || c == '-' || c == '[' || c == ']') ||
+            n >= 128)
+            return 0;
+    }
+    return n > 0;
+}
+
 static mcx_status load_partner(mcx_idms_config *cfg, json_t *o, idms_partner *p, size_t idx)
 {
-    static const char *const known[] = {"issuer",      "jwks_file",  "jwks_uri", "ca_file",
-                                        "allow_users", "deny_users", "scopes",   NULL};
+    static const char *const known[] = {"issuer",        "jwks_file",  "jwks_uri", "ca_file",
+                                        "allow_users",   "deny_users", "scopes",   "label",
+                                        "mc_id_domains", NULL};
     if (!json_is_object(o))
         return MCX_FAIL(MCX_E_ENCODING, "IdMS config: partners[%zu] must be an object", idx);
     MCX_GUARD(check_keys(o, " in a partner", known));
@@ -220,6 +236,35 @@ static mcx_status load_partner(mcx_idms_config *cfg, json_t *o, idms_partner *p,
     MCX_GUARD(get_list(o, "scopes", 1, &p->scopes, &p->n_scopes));
     if (p->scopes == NULL)
         return MCX_FAIL(MCX_E_ARG, "IdMS config: partners[%zu] has no \"scopes\"", idx);
+    /* The label qualifies visiting users' subjects; by default the primary's host[:port]. */
+    MCX_GUARD(get_string(o, "label", &s));
+    if (s != NULL) {
+        MCX_GUARD(dup_str(&p->label, s));
+    } else {
+        const char *h = strstr(p->issuer, "://");
+        h = h != NULL ? h + 3 : p->issuer;
+        p->label = strndup(h, strcspn(h, "/?#"));
+        if (p->label == NULL)
+            return MCX_FAIL(MCX_E_NOMEM, "IdMS config: out of memory");
+    }
+    if (!label_valid(p->label))
+        return MCX_FAIL(MCX_E_ENCODING,
+                        "IdMS config: partners[%zu] \"label\" must be 1..128 characters of "
+                        "[A-Za-z0-9.:_[]-]",
+                        idx);
+    MCX_GUARD(get_list(o, "mc_id_domains", 0, &p->mc_id_domains, &p->n_mc_id_domains));
+    for (size_t i = 0; i < p->n_mc_id_domains; i++) {
+        for (char *c = p->mc_id_domains[i]; *c != '\0'; c++) {
+            if (*c >= 'A' && *c <= 'Z')
+                *c = (char)(*c - 'A' + 'a');
+            else if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '.' ||
+                       *c == '-'))
+                return MCX_FAIL(MCX_E_ENCODING,
+                                "IdMS config: partners[%zu] \"mc_id_domains\" holds \"%.64s\","
+                                " not a domain name",
+                                idx, p->mc_id_domains[i]);
+        }
+    }
     return MCX_OK;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -24,7 +25,7 @@
 static mcx_status refuse(idms_req *r, const char *username, const char *client_id,
                          const char *error, const char *desc)
 {
-    char detail[256];
+    char detail[512];
     snprintf(detail, sizeof detail, "%s: %s", GT_NAME, desc);
     idms_audit(r->st, r->now, "token", username, client_id, r->addr, error, detail);
     return idms_respond_oauth_error(r, 400, error, desc);
@@ -139,6 +140,87 @@ out:
     return rc;
 }
 
+/* The host an MC ID names, lower-cased (0 when it names none): "sip:alice@police.example" and
+ * "sips:" (RFC 3261 §19.1.1: the part after '@', without port or parameters), "tel:" only with a
+ * domain name in phone-context (RFC 3966 §5.1.5), "scheme://[userinfo@]host[:port]/..." (RFC 3986
+ * §3.2), and any other "scheme:user@host". */
+static int mc_id_host(const char *id, char *host, size_t cap)
+{
+    const char *colon = strchr(id, ':');
+    if (colon == NULL || colon == id)
+        return 0;
+    const char *h;
+    size_t n;
+    if (strncmp(colon, "://", 3) == 0) {
+        const char *a = colon + 3;
+        size_t an = strcspn(a, "/?#");
+        const char *at = NULL;
+        for (size_t i = 0; i < an; i++)
+            if (a[i] == '@')
+                at = a + i;
+        h = at != NULL ? at + 1 : a;
+        n = (size_t)(a + an - h);
+        if (n > 0 && h[0] == '[') {
+            const char *e = memchr(h, ']', n);
+            if (e == NULL)
+                return 0;
+            n = (size_t)(e + 1 - h);
+        } else {
+            const char *p = memchr(h, ':', n);
+            if (p != NULL)
+                n = (size_t)(p - h);
+        }
+    } else if ((size_t)(colon - id) == 3 && strncasecmp(id, "tel", 3) == 0) {
+        const char *pc = strstr(colon, ";phone-context=");
+        if (pc == NULL)
+            return 0;
+        h = pc + strlen(";phone-context=");
+        n = strcspn(h, ";");
+        if (n > 0 && h[0] == '+') /* a global number prefix names no domain */
+            return 0;
+    } else {
+        const char *a = colon + 1;
+        size_t an = strcspn(a, ";?>");
+        const char *at = NULL;
+        for (size_t i = 0; i < an; i++)
+            if (a[i] == '@')
+                at = a + i;
+        h = at != NULL ? at + 1 : a;
+        n = (size_t)(a + an - h);
+        const char *p = memchr(h, ':', n);
+        if (p != NULL)
+            n = (size_t)(p - h);
+    }
+    if (n == 0 || n >= cap)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        host[i] = (h[i] >= 'A' && h[i] <= 'Z') ? (char)(h[i] - 'A' + 'a') : h[i];
+    host[n] = '\0';
+    return 1;
+}
+
+/* The MC ID (if any) in a domain the partner may not speak for, else NULL. */
+static const char *foreign_mc_id(const idms_partner *p, const mcx_token_claims *tc,
+                                 const char **which)
+{
+    const char *ids[] = {tc->mcptt_id, tc->mcvideo_id, tc->mcdata_id};
+    static const char *const names[] = {"mcptt_id", "mcvideo_id", "mcdata_id"};
+    for (size_t i = 0; i < 3; i++) {
+        if (ids[i][0] == '\0')
+            continue;
+        char host[256];
+        int ok = 0;
+        if (mc_id_host(ids[i], host, sizeof host))
+            for (size_t k = 0; k < p->n_mc_id_domains; k++)
+                ok |= strcmp(p->mc_id_domains[k], host) == 0;
+        if (!ok) {
+            *which = names[i];
+            return ids[i];
+        }
+    }
+    return NULL;
+}
+
 static int listed(char *const *list, size_t n, const char *who)
 {
     for (size_t i = 0; i < n; i++)
@@ -192,6 +274,34 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
         rc = refuse(r, tc->sub, client_id, "invalid_grant", "user not admitted by this domain");
         goto out;
     }
+    /* The home subject becomes "<sub>@<label>" here, so it is held to the local user-name rules:
+     * no separator or control character can make it collide with another subject. */
+    if (!idms_username_valid(tc->sub)) {
+        rc = refuse(r, NULL, client_id, "invalid_grant",
+                    "subject_token sub must be 1..64 characters of [A-Za-z0-9._@-]");
+        goto out;
+    }
+    /* Whatever the primary's own lifetime, an ID token for an exchange is a one-shot credential:
+     * at most IDMS_EXCHANGE_MAX_LIFE seconds long and fresh. */
+    if (tc->iat <= 0 || tc->exp - tc->iat > IDMS_EXCHANGE_MAX_LIFE ||
+        r->now - tc->iat > IDMS_EXCHANGE_MAX_LIFE) {
+        rc = refuse(r, tc->sub, client_id, "invalid_grant",
+                    "subject_token must have iat, live at most 600 s and be issued in the last "
+                    "600 s");
+        goto out;
+    }
+    /* A primary speaks only for its own MC ID domains (TS 33.180 §5.1: the MC ID's domain is the
+     * user's home MC system); an MC ID elsewhere would let it impersonate a third domain's user. */
+    const char *which = NULL, *foreign = foreign_mc_id(p, tc, &which);
+    if (foreign != NULL) {
+        char why[400];
+        snprintf(why, sizeof why, "%s %.255s is not in a domain %s may assert", which, foreign,
+                 p->label);
+        rc = refuse(r, tc->sub, client_id, "invalid_grant", why);
+        goto out;
+    }
+    char visitor[256];
+    snprintf(visitor, sizeof visitor, "%.64s@%.128s", tc->sub, p->label);
     const char *want = idms_form_get(f, "scope");
     char canon[1024] = "";
     if (want != NULL && idms_scope_canonical(want, canon, sizeof canon) != MCX_OK) {
@@ -216,13 +326,14 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
                     "no requested scope is allowed for visiting users");
         goto out;
     }
-    c = idms_access_claims(cfg, tc->sub, client_id, scope, r->now, tc->auth_time, tc->mcptt_id,
+    c = idms_access_claims(cfg, visitor, client_id, scope, r->now, tc->auth_time, tc->mcptt_id,
                            tc->mcvideo_id, tc->mcdata_id);
     if (c == NULL) {
         rc = MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory");
         goto out;
     }
     json_object_set_new(c, "mcx_home_iss", json_string(p->issuer));
+    json_object_set_new(c, "mcx_home_sub", json_string(tc->sub));
     /* One use per ID token (RFC 8693 §2.1 leaves replay to the server; the jti names it). */
     MCX_GUARD_GOTO(rc, mcx_store_begin(r->st), out);
     int64_t n = 0;
@@ -242,7 +353,7 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
     char detail[256];
     snprintf(detail, sizeof detail, "%s visiting from %.100s jti=%s", GT_NAME, p->issuer,
              json_string_value(json_object_get(c, "jti")));
-    idms_audit(r->st, r->now, "token", tc->sub, client_id, r->addr, "issued", detail);
+    idms_audit(r->st, r->now, "token", visitor, client_id, r->addr, "issued", detail);
     rc = mcx_store_commit(r->st);
     if (rc != MCX_OK) {
         mcx_store_rollback(r->st);

@@ -14,11 +14,12 @@
 
 /* ---- Limits ---------------------------------------------------------------------------------- */
 
-#define IDMS_MAX_BODY        16384 /* POST bodies above this get 413 */
-#define IDMS_LOGIN_TTL       600   /* a displayed login page is valid 10 minutes */
-#define IDMS_EXCHANGE_ID_TTL 300   /* RFC 8693 ID tokens for partners live at most 5 minutes */
-#define IDMS_TOKEN_CHARS     43    /* 32 random octets, base64url without padding */
-#define IDMS_HASH_HEX        65    /* SHA-256 in hex + NUL */
+#define IDMS_MAX_BODY          16384 /* POST bodies above this get 413 */
+#define IDMS_LOGIN_TTL         600   /* a displayed login page is valid 10 minutes */
+#define IDMS_EXCHANGE_ID_TTL   300   /* RFC 8693 ID tokens for partners live at most 5 minutes */
+#define IDMS_EXCHANGE_MAX_LIFE 600   /* a partner accepts them only this long (exp - iat, age) */
+#define IDMS_TOKEN_CHARS       43    /* 32 random octets, base64url without padding */
+#define IDMS_HASH_HEX          65    /* SHA-256 in hex + NUL */
 
 /* ---- Configuration (config.c) ---------------------------------------------------------------- */
 
@@ -33,6 +34,9 @@ typedef struct idms_partner {
     size_t n_deny;
     char **scopes; /* canonical */
     size_t n_scopes;
+    char *label;          /* visiting users get sub "<home sub>@<label>" */
+    char **mc_id_domains; /* hosts the primary may assert MC IDs in (lower case) */
+    size_t n_mc_id_domains;
 } idms_partner;
 
 struct mcx_idms_config {

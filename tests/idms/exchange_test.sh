@@ -25,6 +25,7 @@ expect_eq "police /jwks" "$(curl -sS --cacert "$tmp/police.pem" -o "$tmp/police-
     -w '%{http_code}' "$police_url/jwks")" 200
 
 partner="{\"issuer\": \"$police_url\", \"jwks_file\": \"$tmp/police-jwks.json\",
+    \"label\": \"police\", \"mc_id_domains\": [\"police.example\"],
     \"allow_users\": [\"*\"], \"deny_users\": [\"bob\"], \"scopes\": [\"3gpp:mc:ptt_service\"]}"
 idms_domain fire "\"partners\": [$partner]" "$fire_port" || { finish; exit 1; }
 idms_start "$IDMS" "$DOM_CONF" "$tmp/fire.log" || { fail "fire did not start"; finish; exit 1; }
@@ -44,7 +45,9 @@ $TOOL jwt "$fat" claims >"$tmp/fc" 2>/dev/null
 expect_rc "fire access token decodes" $? 0
 expect_eq "fire token iss" "$($TOOL get "$tmp/fc" iss)" "$fire_url"
 expect_eq "fire token mcx_home_iss" "$($TOOL get "$tmp/fc" mcx_home_iss)" "$police_url"
-expect_eq "fire token sub" "$($TOOL get "$tmp/fc" sub)" alice
+# A visitor's sub is qualified with the partner entry's label: never the same as a local user's.
+expect_eq "fire token sub" "$($TOOL get "$tmp/fc" sub)" alice@police
+expect_eq "fire token mcx_home_sub" "$($TOOL get "$tmp/fc" mcx_home_sub)" alice
 expect_eq "fire token MCPTT ID is the home one" "$($TOOL get "$tmp/fc" mcptt_id)" \
     sip:alice@police.example
 # The scope: the partner's allowed one, nothing of the home token's video/data scopes.

@@ -610,8 +610,15 @@ static void test_exchange(void)
     mcx_token_verifier *vb = verifier_for(base_b, ISS_B, ISS_B, MCX_TOKEN_ACCESS);
     mcx_token_claims c;
     CHECK_OK(mcx_token_verify(vb, jstr(y, "access_token"), MCX_SCOPE_PTT_SERVICE, time(NULL), &c));
-    CHECK(strcmp(c.sub, "alice") == 0);
+    /* a visitor never shares a local subject: sub is "<home sub>@<label>", label defaulting to
+     * the primary's host */
+    CHECK(strcmp(c.sub, "alice@idms-a.test") == 0);
     CHECK(strcmp(c.acting_for, ISS_A) == 0);
+    json_t *yh = NULL, *yc = NULL;
+    CHECK_OK(mcx_jwt_decode_unverified(jstr(y, "access_token"), &yh, &yc));
+    CHECK(strcmp(jstr(yc, "mcx_home_sub"), "alice") == 0);
+    json_decref(yh);
+    json_decref(yc);
     CHECK(strcmp(c.mcptt_id, "sip:alice@police.example") == 0);
     /* the partner allows only the PTT service: the KMS scope is not in it */
     CHECK(strstr(c.scope, "key_management") == NULL);
@@ -662,6 +669,120 @@ static void test_exchange(void)
     resp_free(&r);
     json_decref(x);
     json_decref(t);
+}
+
+/* An ID token for B signed with A's active key, as A would issue it but with chosen claims. */
+static char *forge_id(const char *sub, int64_t iat, int64_t exp, const char *mcptt_id,
+                      const char *scope)
+{
+    json_t *c = json_object();
+    json_object_set_new(c, "iss", json_string(ISS_A));
+    json_object_set_new(c, "sub", json_string(sub));
+    json_object_set_new(c, "aud", json_string(ISS_B));
+    json_object_set_new(c, "azp", json_string(CLIENT));
+    json_object_set_new(c, "iat", json_integer(iat));
+    json_object_set_new(c, "exp", json_integer(exp));
+    if (mcptt_id != NULL)
+        json_object_set_new(c, "mcptt_id", json_string(mcptt_id));
+    if (scope != NULL)
+        json_object_set_new(c, "scope", json_string(scope));
+    CHECK_OK(idms_add_jti(c));
+    idms_keyset *ks = idms_keys_acquire(srv_a);
+    char *jwt = NULL;
+    CHECK_OK(mcx_jwt_sign(ks->active, MCX_TOKEN_ID, c, &jwt));
+    idms_keys_release(srv_a, ks);
+    json_decref(c);
+    return jwt;
+}
+
+static void present_b(const char *idt, const char *extra, resp *r)
+{
+    char body[4096];
+    snprintf(body, sizeof body,
+             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Atoken-exchange&client_"
+             "id=" CLIENT "&subject_token=%s&subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%"
+             "3Atoken-type%%3Aid_token%s",
+             idt, extra != NULL ? extra : "");
+    post_form(base_b, "/token", body, r);
+}
+
+static void test_exchange_partner_rules(void)
+{
+    int64_t now = time(NULL);
+    resp r;
+    /* the reference: a well-formed ID token is accepted */
+    char *t = forge_id("alice", now, now + 300, "sip:alice@police.example", "openid");
+    present_b(t, NULL, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    free(t);
+    /* a home sub outside the user-name rules */
+    const char *bad_subs[] = {"alice bob", "a/b", "", "x\u00e9"};
+    for (size_t i = 0; i < sizeof bad_subs / sizeof bad_subs[0]; i++) {
+        t = forge_id(bad_subs[i], now, now + 300, NULL, "openid");
+        present_b(t, NULL, &r);
+        expect_error(&r, 400, "invalid_grant");
+        resp_free(&r);
+        free(t);
+    }
+    /* an MC ID outside the partner's mc_id_domains, in each URI form */
+    const char *foreign[] = {"sip:alice@fire.example",
+                             "sip:alice@police.example.evil",
+                             "tel:+4912345",
+                             "tel:1234;phone-context=fire.example",
+                             "https://fire.example/users/alice",
+                             "sip:fire.example"};
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+        t = forge_id("alice", now, now + 300, foreign[i], "openid");
+        present_b(t, NULL, &r);
+        expect_error(&r, 400, "invalid_grant");
+        CHECK(strstr(r.body, "mcptt_id") != NULL);
+        resp_free(&r);
+        free(t);
+    }
+    /* ...while these name police.example */
+    const char *home[] = {
+        "sip:alice@Police.Example", "sips:alice@police.example:5061;transport=tls",
+        "tel:1234;phone-context=police.example", "https://alice@police.example:8443/x"};
+    for (size_t i = 0; i < sizeof home / sizeof home[0]; i++) {
+        t = forge_id("alice", now, now + 300, home[i], "openid");
+        present_b(t, NULL, &r);
+        if (r.status != 200)
+            fprintf(stderr, "%s: %s\n", home[i], r.body);
+        CHECK(r.status == 200);
+        resp_free(&r);
+        free(t);
+    }
+    /* the refusal is audited, naming the MC ID */
+    mcx_store *st = NULL;
+    char url[400];
+    snprintf(url, sizeof url, "%s", mcx_idms_config_store_url(cfg_b));
+    CHECK_OK(mcx_store_open(&st, url));
+    mcx_stmt *s;
+    int row = 0;
+    CHECK_OK(idms_query(st,
+                        "SELECT COUNT(*) FROM audit WHERE outcome = 'invalid_grant' AND detail"
+                        " LIKE '%sip:alice@fire.example%'",
+                        &s, &row, ""));
+    CHECK(row && mcx_stmt_int(s, 0) == 1);
+    mcx_stmt_done(s);
+    mcx_store_close(st);
+    /* lifetime: longer than 600 s, issued long ago, no iat */
+    t = forge_id("alice", now, now + 601, NULL, "openid");
+    present_b(t, NULL, &r);
+    expect_error(&r, 400, "invalid_grant");
+    resp_free(&r);
+    free(t);
+    t = forge_id("alice", now - 601, now + 30, NULL, "openid");
+    present_b(t, NULL, &r);
+    expect_error(&r, 400, "invalid_grant");
+    resp_free(&r);
+    free(t);
+    t = forge_id("alice", 0, now + 30, NULL, "openid");
+    present_b(t, NULL, &r);
+    expect_error(&r, 400, "invalid_grant");
+    resp_free(&r);
+    free(t);
 }
 
 static void test_key_rotation(void)
@@ -808,6 +929,7 @@ static int setup(void)
                      "\"argon2\":{\"t_cost\":1,\"m_cost_kib\":64},"
                      "\"partners\":[{\"issuer\":\"" ISS_A "\",\"jwks_file\":\"a-jwks.json\","
                      "\"allow_users\":[\"*\"],\"deny_users\":[\"bob\"],"
+                     "\"mc_id_domains\":[\"police.example\"],"
                      "\"scopes\":[\"openid\",\"3gpp:mcptt:ptt_server\"]}]}");
     if (mcx_idms_config_load(&cfg_b, path) != MCX_OK || mcx_idms_start(&srv_b, cfg_b) != MCX_OK)
         return -1;
@@ -856,6 +978,7 @@ int main(void)
     RUN(test_disabled_user);
     RUN(test_throttle);
     RUN(test_exchange);
+    RUN(test_exchange_partner_rules);
     RUN(test_key_rotation);
     RUN(test_http_errors);
     RUN(test_config_errors);
