@@ -22,6 +22,34 @@ void mcx_str_wipe_free(char *s)
     free(s);
 }
 
+const char *mcx_printable(const char *in, char *out, size_t cap)
+{
+    if (cap == 0)
+        return out;
+    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)(in != NULL ? in : "");
+    for (; *p != '\0'; p++) {
+        if (o + 1 >= cap) {
+            /* cut: say so, rather than let a shortened text pass for the whole */
+            for (size_t k = cap > 4 ? cap - 4 : 0; k < cap - 1; k++)
+                out[k] = '.';
+            o = cap - 1;
+            break;
+        }
+        if (*p >= 0x20 && *p < 0x7f) {
+            out[o++] = (char)*p;
+            continue;
+        }
+        out[o++] = '?';
+        /* one mark for a whole UTF-8 sequence: skip its continuation octets */
+        if (*p >= 0xc0)
+            while ((p[1] & 0xc0) == 0x80)
+                p++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
 /* ---- PKCE ---- */
 
 void mcx_b64url_encode(const uint8_t *in, size_t n, char *out)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/login_internal.h"
 #include "common/error_internal.h"
 #include "mcxsec/mem.h"
 
@@ -130,14 +131,17 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-/* The URL without its query, for error messages (the query may carry state or a code). */
+/* The URL without its query, for error messages (the query may carry state or a code), in
+ * printable ASCII: endpoints and form actions come from the IdMS. */
 static void url_for_log(const char *url, char *out, size_t cap)
 {
+    char bare[512];
     size_t n = strcspn(url, "?#");
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, url, n);
-    out[n] = '\0';
+    if (n >= sizeof bare)
+        n = sizeof bare - 1;
+    memcpy(bare, url, n);
+    bare[n] = '\0';
+    mcx_printable(bare, out, cap);
 }
 
 mcx_status mcx_http_request(const char *url, const char *form, const char *ca_file,
@@ -213,8 +217,10 @@ mcx_status mcx_http_request(const char *url, const char *form, const char *ca_fi
         goto out;
     }
     if (rc != CURLE_OK) {
-        st =
-            MCX_FAIL(MCX_E_IO, "HTTP %s: %s", shown, err[0] != '\0' ? err : curl_easy_strerror(rc));
+        /* curl's message may quote what the peer sent (a host name, a header) */
+        char why[CURL_ERROR_SIZE];
+        mcx_printable(err[0] != '\0' ? err : curl_easy_strerror(rc), why, sizeof why);
+        st = MCX_FAIL(MCX_E_IO, "HTTP %s: %s", shown, why);
         goto out;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);

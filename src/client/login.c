@@ -129,8 +129,10 @@ static mcx_status discover(const char *issuer, const char *ca_file, discovery *d
     /* §4.3: the issuer returned MUST be identical to the one the configuration was asked for,
      * else an attacker's document could name another issuer's keys */
     if (strcmp(iss, issuer) != 0) {
-        st = MCX_FAIL(MCX_E_DENIED, "discovery: issuer '%.200s' is not the IdMS asked for '%.200s'",
-                      iss, issuer);
+        char got[MCX_SHOWN_MAX], asked[MCX_SHOWN_MAX];
+        st = MCX_FAIL(MCX_E_DENIED, "discovery: issuer '%s' is not the IdMS asked for '%s'",
+                      mcx_printable(iss, got, sizeof got),
+                      mcx_printable(issuer, asked, sizeof asked));
         goto out;
     }
     /* RFC 7636 §4.3 / RFC 8414 §2: when methods are listed, S256 must be among them */
@@ -173,9 +175,10 @@ static mcx_status token_error(const mcx_http_response *r, const char *who)
     json_t *j = json_loadb(r->body, r->body_len, 0, &err);
     const char *e = jstr(j, "error"), *desc = jstr(j, "error_description");
     mcx_status st;
+    char es[65], ds[MCX_SHOWN_MAX];
     if (e != NULL)
-        st = MCX_FAIL(MCX_E_DENIED, "%s refused: %.64s%s%.200s", who, e, desc ? ": " : "",
-                      desc ? desc : "");
+        st = MCX_FAIL(MCX_E_DENIED, "%s refused: %s%s%s", who, mcx_printable(e, es, sizeof es),
+                      desc ? ": " : "", mcx_printable(desc, ds, sizeof ds));
     else if (r->status == 429)
         st = MCX_FAIL(MCX_E_DENIED, "%s refused: too many requests", who);
     else
@@ -208,7 +211,9 @@ static mcx_status token_call(const char *endpoint, const char *form, const char 
     /* RFC 6749 §7.1 / RFC 6750: the only type this client can present. RFC 8693 §2.2.1 allows
      * "N_A" when the issued token is not an access token. */
     if (strcasecmp(tt, "Bearer") != 0 && !(issued_type != NULL && strcmp(tt, "N_A") == 0)) {
-        st = MCX_FAIL(MCX_E_UNSUPPORTED, "%s: token_type '%.32s' is not Bearer", who, tt);
+        char ts[33];
+        st = MCX_FAIL(MCX_E_UNSUPPORTED, "%s: token_type '%s' is not Bearer", who,
+                      mcx_printable(tt, ts, sizeof ts));
         goto out;
     }
     if (issued_type != NULL) {
@@ -268,9 +273,10 @@ static mcx_status check_id_token(const discovery *d, const mcx_login_params *p,
     }
     st = mcx_token_verify(v, id_token, NULL, (int64_t)time(NULL), c);
     if (st != MCX_OK) {
-        /* keep the verifier's reason, say whose token it was */
+        /* keep the verifier's reason, say whose token it was; the reason may quote the token's
+         * claims, which the IdMS wrote */
         char why[256];
-        snprintf(why, sizeof why, "%s", mcx_last_error());
+        mcx_printable(mcx_last_error(), why, sizeof why);
         st = MCX_FAIL(st, "ID token from the IdMS rejected: %s", why);
         goto out;
     }
@@ -321,9 +327,11 @@ static mcx_status page_refusal(const mcx_http_response *r, const char *what)
     json_t *j = json_loadb(r->body, r->body_len, 0, &err);
     const char *e = jstr(j, "error"), *desc = jstr(j, "error_description");
     mcx_status st;
+    char es[65], ds[MCX_SHOWN_MAX];
     if (e != NULL)
-        st = MCX_FAIL(MCX_E_DENIED, "%s: IdMS refused: %.64s%s%.200s", what, e, desc ? ": " : "",
-                      desc ? desc : "");
+        st = MCX_FAIL(MCX_E_DENIED, "%s: IdMS refused: %s%s%s", what,
+                      mcx_printable(e, es, sizeof es), desc ? ": " : "",
+                      mcx_printable(desc, ds, sizeof ds));
     else
         st = MCX_FAIL(MCX_E_DENIED, "%s: IdMS answered HTTP %ld", what, r->status);
     json_decref(j);
@@ -345,9 +353,10 @@ static mcx_status take_code(const discovery *d, const mcx_login_params *p, const
         goto out;
     }
     if (rd.error != NULL) {
-        st = MCX_FAIL(MCX_E_DENIED, "IdMS refused: %.64s%s%.200s", rd.error,
+        char es[65], ds[MCX_SHOWN_MAX];
+        st = MCX_FAIL(MCX_E_DENIED, "IdMS refused: %s%s%s", mcx_printable(rd.error, es, sizeof es),
                       rd.error_description ? ": " : "",
-                      rd.error_description ? rd.error_description : "");
+                      mcx_printable(rd.error_description, ds, sizeof ds));
         goto out;
     }
     size_t n = strlen(state);
@@ -429,8 +438,9 @@ mcx_status mcx_login_pkce(const mcx_login_params *p, mcx_tokens *out)
     MCX_GUARD_GOTO(st, mcx_html_form_scrape(page.body, page.body_len, &form), out);
     if (strcmp(form.method, "post") != 0) {
         /* a GET form would put the password in a URL (and in server logs) */
+        char ms[sizeof form.method];
         st = MCX_FAIL(MCX_E_ENCODING, "login page: the form's method is '%s', not post",
-                      form.method);
+                      mcx_printable(form.method, ms, sizeof ms));
         goto out;
     }
     if (mcx_html_form_value(&form, "username") == NULL ||
@@ -529,8 +539,9 @@ mcx_status mcx_login_refresh(const mcx_login_params *p, mcx_tokens *t)
     mcx_tokens n;
     memset(&n, 0, sizeof n);
     if (t->issuer != NULL && strcmp(t->issuer, d.issuer) != 0) {
-        st = MCX_FAIL(MCX_E_ARG, "refresh: the tokens are from '%.200s', not '%.200s'", t->issuer,
-                      d.issuer);
+        char a[MCX_SHOWN_MAX], b[MCX_SHOWN_MAX];
+        st = MCX_FAIL(MCX_E_ARG, "refresh: the tokens are from '%s', not '%s'",
+                      mcx_printable(t->issuer, a, sizeof a), mcx_printable(d.issuer, b, sizeof b));
         goto out;
     }
     /* RFC 6749 §6 */

@@ -79,6 +79,16 @@ typedef struct mcx_redirect {
 mcx_status mcx_redirect_parse(const char *location, const char *redirect_uri, mcx_redirect *out);
 void mcx_redirect_free(mcx_redirect *r);
 
+/* ---- server text in messages ---- */
+
+/* in (text an IdMS sent: an error, an error_description, an issuer, a URL; NULL reads as "") made
+ * safe for mcx_last_error() and a terminal: printable ASCII kept, any other octet (controls,
+ * escape sequences, DEL) and each whole UTF-8 sequence shown as one '?', cut to cap - 1 octets
+ * with "..." at the end when cut. Returns out. */
+const char *mcx_printable(const char *in, char *out, size_t cap);
+
+#define MCX_SHOWN_MAX 201 /* a buffer for mcx_printable: 200 characters of server text */
+
 /* Free a malloc'd string after zeroising it. NULL is accepted. */
 void mcx_str_wipe_free(char *s);
 

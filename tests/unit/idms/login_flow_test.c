@@ -47,6 +47,7 @@ typedef enum {
     SC_PAGE_REDIRECT,
     SC_HUGE_PAGE,
     SC_NO_CODE,
+    SC_HOSTILE_TEXT, /* error texts with escape sequences, line breaks, UTF-8 and great length */
 } scenario;
 
 static struct server {
@@ -65,7 +66,30 @@ static struct server {
     char refresh[64];
     int refresh_serial;
     char last_grant[128];
+    char sub[64]; /* the subject the tokens name: "alice" unless a test changes it */
 } S;
+
+/* What a hostile IdMS puts in error and error_description: a terminal escape (clear screen, red),
+ * a forged second line, a bell, UTF-8, DEL, and 1000 characters more. */
+static char hostile_desc[1200];
+static const char hostile_error[] = "invalid_grant\x1b[2J\x1b[31m\r\nmcx: login OK\x07";
+
+static void make_hostile_desc(void)
+{
+    int n = snprintf(hostile_desc, sizeof hostile_desc,
+                     "denied\x1b]0;pwned\x07\r\nmcx: token saved \xc3\xa9\xe2\x82\xac\x7f ");
+    memset(hostile_desc + n, 'z', 1000);
+    hostile_desc[n + 1000] = '\0';
+}
+
+/* Whether s is printable ASCII only and no longer than max. */
+static int printable_only(const char *s, size_t max)
+{
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            return 0;
+    return strlen(s) <= max;
+}
 
 /* ---- request parsing ---- */
 
@@ -162,9 +186,9 @@ static void token_answer(answer *a, const char *nonce, int with_id)
 {
     int64_t now = (int64_t)time(NULL);
     json_t *at =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", S.issuer, "sub", "alice",
-                  "aud", S.issuer, "iat", (json_int_t)now, "exp", (json_int_t)(now + 600),
-                  "client_id", "mcx-cli", "scope", "openid 3gpp:mc:ptt_service", "jti", "j1");
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s}", "iss", S.issuer, "sub", S.sub, "aud",
+                  S.issuer, "iat", (json_int_t)now, "exp", (json_int_t)(now + 600), "client_id",
+                  "mcx-cli", "scope", "openid 3gpp:mc:ptt_service", "jti", "j1");
     char *access = sign(S.key, MCX_TOKEN_ACCESS, at);
     snprintf(S.refresh, sizeof S.refresh, "rt-%d", ++S.refresh_serial);
     json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:s}", "access_token", access, "token_type",
@@ -173,7 +197,7 @@ static void token_answer(answer *a, const char *nonce, int with_id)
     free(access);
     if (with_id) {
         json_t *id =
-            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", S.issuer, "sub", "alice", "aud",
+            json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "iss", S.issuer, "sub", S.sub, "aud",
                       S.sc == SC_AUD_MISMATCH ? "someone-else" : "mcx-cli", "iat", (json_int_t)now,
                       "exp", (json_int_t)(now + 600), "mcptt_id", "sip:alice@police.example");
         if (nonce != NULL)
@@ -263,6 +287,18 @@ static void handle(const char *method, const char *target, const char *body, ans
             return;
         }
         char *iss = mcx_url_encode(S.sc == SC_ISS_MISMATCH ? "https://evil.example" : S.issuer);
+        if (S.sc == SC_HOSTILE_TEXT) {
+            char *e = mcx_url_encode(hostile_error), *d = mcx_url_encode(hostile_desc);
+            char *l = malloc(strlen(e) + strlen(d) + 512);
+            sprintf(l, "Location: %s?error=%s&error_description=%s&state=%s&iss=%s\r\n", cb, e, d,
+                    S.state, iss);
+            respond(a, 302, "text/plain", l, "", 0);
+            free(l);
+            free(e);
+            free(d);
+            free(iss);
+            return;
+        }
         if (S.sc == SC_ERROR_REDIRECT)
             snprintf(loc, sizeof loc,
                      "Location: %s?error=access_denied&error_description=user+"
@@ -304,7 +340,11 @@ static void handle(const char *method, const char *target, const char *body, ans
         } else if (strcmp(grant, "refresh_token") == 0) {
             char rt[64];
             param(body, "refresh_token", rt, sizeof rt);
-            if (strcmp(rt, S.refresh) != 0)
+            if (S.sc == SC_HOSTILE_TEXT)
+                respond_json(a, 400,
+                             json_pack("{s:s, s:s}", "error", hostile_error, "error_description",
+                                       hostile_desc));
+            else if (strcmp(rt, S.refresh) != 0)
                 respond_json(a, 400,
                              json_pack("{s:s, s:s}", "error", "invalid_grant", "error_description",
                                        "refresh token reused"));
@@ -456,6 +496,8 @@ static int server_start(void)
     if (S.ctx == NULL || !make_cert())
         return 0;
     SSL_CTX_set_min_proto_version(S.ctx, TLS1_2_VERSION);
+    snprintf(S.sub, sizeof S.sub, "alice");
+    make_hostile_desc();
     S.lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -549,6 +591,14 @@ static void test_login_ok_refresh_exchange(void)
     free(t.issuer);
     t.issuer = strdup(S.issuer);
 
+    /* server text in the reason: printable ASCII only, bounded */
+    S.sc = SC_HOSTILE_TEXT;
+    CHECK_ST(mcx_login_refresh(&p, &t), MCX_E_DENIED);
+    CHECK(printable_only(mcx_last_error(), 400));
+    CHECK(strstr(mcx_last_error(), "invalid_grant?[2J?[31m??mcx: login OK?") != NULL);
+    CHECK(strstr(mcx_last_error(), "mcx: token saved ??? zzz") != NULL);
+    S.sc = SC_OK;
+
     /* exchange, with this server as both the home and the partner IdMS */
     mcx_tokens x;
     CHECK_OK(mcx_login_exchange(&p, &t, S.issuer, NULL, &x));
@@ -572,6 +622,12 @@ static void test_login_refusals(void)
     CHECK(strstr(mcx_last_error(), "access_denied: user disabled") != NULL);
     CHECK_ST(login_as(SC_TOKEN_ERROR, "right", &t), MCX_E_DENIED);
     CHECK(strstr(mcx_last_error(), "IdMS refused: invalid_grant: code expired") != NULL);
+    /* an error redirect with escape sequences and line breaks: shown as printable ASCII only */
+    CHECK_ST(login_as(SC_HOSTILE_TEXT, "right", &t), MCX_E_DENIED);
+    CHECK(printable_only(mcx_last_error(), 400));
+    CHECK(strstr(mcx_last_error(), "IdMS refused: invalid_grant?[2J?[31m??mcx: login OK?: "
+                                   "denied?]0;pwned???mcx: token saved ???") != NULL);
+    CHECK(t.access_token == NULL);
 }
 
 static void test_login_attacks(void)

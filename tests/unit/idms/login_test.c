@@ -202,6 +202,33 @@ static void test_form_hostile(void)
     }
 }
 
+/* Server text on its way to mcx_last_error(): printable ASCII, one '?' per other octet or whole
+ * UTF-8 sequence, cut with "..." */
+static void test_printable(void)
+{
+    char out[32];
+    CHECK(strcmp(mcx_printable("invalid_grant: code expired", out, sizeof out),
+                 "invalid_grant: code expired") == 0);
+    CHECK(strcmp(mcx_printable("a\x1b[2Jb\r\nc\x07\x7f", out, sizeof out), "a?[2Jb??c??") == 0);
+    CHECK(strcmp(mcx_printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!", out, sizeof out),
+                 "caf? ? ?!") == 0);
+    /* a stray continuation octet and a lead octet at the end */
+    CHECK(strcmp(mcx_printable("\x80x\xc3", out, sizeof out), "?x?") == 0);
+    CHECK(strcmp(mcx_printable(NULL, out, sizeof out), "") == 0);
+    /* exactly cap - 1 octets: whole; one more: cut and marked */
+    char in[64];
+    memset(in, 'z', 31);
+    in[31] = '\0';
+    CHECK(strcmp(mcx_printable(in, out, sizeof out), in) == 0);
+    in[31] = 'y';
+    in[32] = '\0';
+    mcx_printable(in, out, sizeof out);
+    CHECK(strlen(out) == 31 && strcmp(out + 28, "...") == 0 && out[27] == 'z');
+    char tiny[3];
+    CHECK(strcmp(mcx_printable("abcdef", tiny, sizeof tiny), "..") == 0);
+    CHECK(strcmp(mcx_printable("ab", tiny, sizeof tiny), "ab") == 0);
+}
+
 /* Append name="<n times c>" to buf at *o. */
 static void put_attr(char *buf, size_t *o, const char *name, size_t n, char c)
 {
@@ -625,6 +652,7 @@ int main(void)
     RUN(test_form_syntax_variants);
     RUN(test_form_hostile);
     RUN(test_form_pool_full);
+    RUN(test_printable);
     RUN(test_error_text);
     RUN(test_action_resolve);
     RUN(test_redirect);
