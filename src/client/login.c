@@ -302,6 +302,42 @@ out:
     return st;
 }
 
+/* OpenID Connect Core §12.2: an ID token returned on refresh must name the same subject as the
+ * one issued at the original authentication, else the session now belongs to someone else (an
+ * IdMS bug, or tokens swapped under us). old_id was verified when it was received; new_id has just
+ * been. The sub strings are compared whole (json_string_length: no cut, no stop at a NUL). */
+static mcx_status same_subject(const char *old_id, const char *new_id)
+{
+    json_t *oh = NULL, *oc = NULL, *nh = NULL, *nc = NULL;
+    mcx_status st = MCX_OK;
+    if (mcx_jwt_decode_unverified(old_id, &oh, &oc) != MCX_OK) {
+        st = MCX_FAIL(MCX_E_ENCODING, "refresh: the ID token held cannot be read (log in again)");
+        goto out;
+    }
+    MCX_GUARD_GOTO(st, mcx_jwt_decode_unverified(new_id, &nh, &nc), out);
+    const json_t *os = json_object_get(oc, "sub"), *ns = json_object_get(nc, "sub");
+    if (!json_is_string(os) || !json_is_string(ns)) {
+        st = MCX_FAIL(MCX_E_ENCODING, "refresh: an ID token without sub");
+        goto out;
+    }
+    size_t on = json_string_length(os);
+    if (json_string_length(ns) != on ||
+        memcmp(json_string_value(os), json_string_value(ns), on) != 0) {
+        char a[MCX_SHOWN_MAX], b[MCX_SHOWN_MAX];
+        st = MCX_FAIL(MCX_E_DENIED,
+                      "refresh: the new ID token is for subject '%s', the session is '%s' "
+                      "(OpenID Connect Core 12.2)",
+                      mcx_printable(json_string_value(ns), a, sizeof a),
+                      mcx_printable(json_string_value(os), b, sizeof b));
+    }
+out:
+    json_decref(oh);
+    json_decref(oc);
+    json_decref(nh);
+    json_decref(nc);
+    return st;
+}
+
 /* ---- the login (RFC 6749 §4.1 with RFC 7636) ---- */
 
 static mcx_status random_b64url(char *out, size_t octets)
@@ -556,9 +592,14 @@ mcx_status mcx_login_refresh(const mcx_login_params *p, mcx_tokens *t)
     }
     MCX_GUARD_GOTO(
         st, token_call(d.token_endpoint, mcx_form_text(&f), p->ca_file, "IdMS", NULL, &n), out);
-    /* OpenID Connect Core §12.2: a new ID token carries no nonce, but is checked all the same */
-    if (n.id_token != NULL)
+    /* OpenID Connect Core §12.2: a new ID token carries no nonce, but is checked all the same,
+     * and its subject must be the session's. Tokens held without an ID token (an inter-domain
+     * access token) have no subject to compare with. */
+    if (n.id_token != NULL) {
         MCX_GUARD_GOTO(st, check_id_token(&d, p, n.id_token, NULL, NULL, 0), out);
+        if (t->id_token != NULL)
+            MCX_GUARD_GOTO(st, same_subject(t->id_token, n.id_token), out);
+    }
     if (t->issuer == NULL && (t->issuer = dup_str(d.issuer)) == NULL) {
         st = MCX_FAIL(MCX_E_NOMEM, "refresh: out of memory");
         goto out;

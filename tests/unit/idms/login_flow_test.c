@@ -591,6 +591,30 @@ static void test_login_ok_refresh_exchange(void)
     free(t.issuer);
     t.issuer = strdup(S.issuer);
 
+    /* OpenID Connect Core §12.2: a refreshed ID token for another subject is refused, and the
+     * tokens held are left as they were */
+    free(t.refresh_token);
+    t.refresh_token = strdup(S.refresh);
+    char *held_rt = strdup(t.refresh_token), *held_id = strdup(t.id_token),
+         *held_at = strdup(t.access_token);
+    snprintf(S.sub, sizeof S.sub, "mallory");
+    CHECK_ST(mcx_login_refresh(&p, &t), MCX_E_DENIED);
+    CHECK(strstr(mcx_last_error(), "'mallory'") != NULL && strstr(mcx_last_error(), "'alice'"));
+    CHECK(strcmp(t.refresh_token, held_rt) == 0 && strcmp(t.id_token, held_id) == 0 &&
+          strcmp(t.access_token, held_at) == 0);
+    /* a subject that only starts like the session's is another subject */
+    snprintf(S.sub, sizeof S.sub, "alice2");
+    free(t.refresh_token);
+    t.refresh_token = strdup(S.refresh);
+    CHECK_ST(mcx_login_refresh(&p, &t), MCX_E_DENIED);
+    snprintf(S.sub, sizeof S.sub, "alice");
+    free(t.refresh_token);
+    t.refresh_token = strdup(S.refresh);
+    CHECK_OK(mcx_login_refresh(&p, &t));
+    CHECK(strcmp(t.id_token, held_id) != 0 || strcmp(t.access_token, held_at) != 0);
+    free(held_rt);
+    free(held_id);
+    free(held_at);
     /* server text in the reason: printable ASCII only, bounded */
     S.sc = SC_HOSTILE_TEXT;
     CHECK_ST(mcx_login_refresh(&p, &t), MCX_E_DENIED);
