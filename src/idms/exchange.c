@@ -102,6 +102,18 @@ static mcx_status as_primary(idms_req *r, const idms_form *f, const char *client
                     "a visiting user's access token cannot be exchanged onwards");
         goto out;
     }
+    /* The token must be the requesting client's own (RFC 8693 §2.1 leaves the authorization of
+     * the exchange to the server: another client's token is not this client's to spend), and an
+     * OpenID Connect one: the ID token issued is the user's identity. */
+    if (strcmp(tc->client_id, client_id) != 0) {
+        rc = refuse(r, tc->sub, client_id, "invalid_grant",
+                    "subject_token was issued to another client");
+        goto out;
+    }
+    if (!idms_scope_has(tc->scope, MCX_SCOPE_OPENID)) {
+        rc = refuse(r, tc->sub, client_id, "invalid_grant", "subject_token scope lacks openid");
+        goto out;
+    }
     mcx_status ur = idms_user_get(r->st, tc->sub, u);
     if (ur == MCX_E_NOT_FOUND || (ur == MCX_OK && !u->enabled)) {
         rc = refuse(r, tc->sub, client_id, "invalid_grant", "user is disabled or unknown");
@@ -127,6 +139,9 @@ static mcx_status as_primary(idms_req *r, const idms_form *f, const char *client
     if (tc->auth_time > 0)
         json_object_set_new(c, "auth_time", json_integer(tc->auth_time));
     idms_add_mc_ids(c, u->mcptt_id, u->mcvideo_id, u->mcdata_id);
+    /* what the user was granted here: the partner grants no more (a KMS-only token must not turn
+     * into a PTT-service token in the partner domain) */
+    json_object_set_new(c, "scope", json_string(tc->scope));
     MCX_GUARD_GOTO(rc, idms_add_jti(c), out);
     char detail[256];
     snprintf(detail, sizeof detail, "%s id_token for %.100s jti=%s", GT_NAME, audience,
@@ -308,10 +323,13 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
         rc = refuse(r, tc->sub, client_id, "invalid_scope", "unknown scope");
         goto out;
     }
-    /* requested (default: everything allowed) intersected with the partner's allowed scopes */
+    /* requested (default: everything allowed) intersected with what the home domain granted
+     * (the ID token's "scope") and with the partner's allowed scopes */
     size_t used = 0;
     for (size_t i = 0; i < p->n_scopes; i++) {
         if (want != NULL && !idms_scope_has(canon, p->scopes[i]))
+            continue;
+        if (!idms_scope_has(tc->scope, p->scopes[i]))
             continue;
         size_t l = strlen(p->scopes[i]);
         if (used + l + 2 > sizeof scope)
@@ -323,7 +341,7 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
     }
     if (used == 0) {
         rc = refuse(r, tc->sub, client_id, "invalid_scope",
-                    "no requested scope is allowed for visiting users");
+                    "no requested scope is both granted at home and allowed for visiting users");
         goto out;
     }
     c = idms_access_claims(cfg, visitor, client_id, scope, r->now, tc->auth_time, tc->mcptt_id,

@@ -102,6 +102,8 @@ expect_eq "  issued_token_type" "$($TOOL get "$tmp/xo" issued_token_type)" \
     urn:ietf:params:oauth:token-type:id_token
 $TOOL jwt "$(cat "$tmp/idt")" claims >"$tmp/idc"
 expect_eq "that ID token's aud" "$($TOOL get "$tmp/idc" aud)" "$fire_url"
+expect_in "that ID token carries the home grant's scope" "$tmp/idc" '"scope"'
+expect_in "  with openid" "$tmp/idc" openid
 expect_eq "police refuses an audience it does not serve" \
     "$(idt_for "https://127.0.0.1:1/not-a-partner" idt-none)" 400
 expect_not_in "no token for an unknown audience" "$tmp/xo" '"access_token"'

@@ -21,6 +21,7 @@
 #define ISS_A    "https://idms-a.test"
 #define ISS_B    "https://idms-b.test"
 #define CLIENT   "mcx-cli"
+#define CLIENT2  "other-cli"
 #define REDIRECT "http://127.0.0.1/callback"
 #define VERIFIER "dBjftJeZ4CVP-mJ92K9xKHqdH4OYGzRFdLAXD1sNqvQw"
 
@@ -585,6 +586,12 @@ static void test_exchange(void)
     CHECK(strcmp(jstr(x, "issued_token_type"), "urn:ietf:params:oauth:token-type:id_token") == 0);
     CHECK(strcmp(jstr(x, "token_type"), "N_A") == 0);
     CHECK(json_integer_value(json_object_get(x, "expires_in")) == 300);
+    /* the exchange ID token carries the home grant's scope */
+    json_t *xh = NULL, *xc = NULL;
+    CHECK_OK(mcx_jwt_decode_unverified(jstr(x, "access_token"), &xh, &xc));
+    CHECK(strcmp(jstr(xc, "scope"), "openid 3gpp:mc:ptt_service") == 0);
+    json_decref(xh);
+    json_decref(xc);
     /* an audience that is no partner */
     char *bad = strdup(body);
     char *aud = strstr(bad, "idms-b.test");
@@ -716,6 +723,26 @@ static void test_exchange_partner_rules(void)
     CHECK(r.status == 200);
     resp_free(&r);
     free(t);
+    /* no scope claim: the home domain granted nothing to pass on */
+    t = forge_id("alice", now, now + 300, NULL, NULL);
+    present_b(t, NULL, &r);
+    expect_error(&r, 400, "invalid_scope");
+    resp_free(&r);
+    free(t);
+    /* a KMS-only grant at home does not become a PTT-service token here */
+    t = forge_id("alice", now, now + 300, NULL, "openid 3gpp:mcptt:key_management_server");
+    present_b(t, NULL, &r);
+    CHECK(r.status == 200);
+    json_t *j = body_json(&r);
+    CHECK(strcmp(jstr(j, "scope"), "openid") == 0);
+    json_decref(j);
+    resp_free(&r);
+    free(t);
+    t = forge_id("alice", now, now + 300, NULL, "3gpp:mcptt:key_management_server");
+    present_b(t, "&scope=3gpp%3Amc%3Aptt_service", &r);
+    expect_error(&r, 400, "invalid_scope");
+    resp_free(&r);
+    free(t);
     /* a home sub outside the user-name rules */
     const char *bad_subs[] = {"alice bob", "a/b", "", "x\u00e9"};
     for (size_t i = 0; i < sizeof bad_subs / sizeof bad_subs[0]; i++) {
@@ -783,6 +810,68 @@ static void test_exchange_partner_rules(void)
     expect_error(&r, 400, "invalid_grant");
     resp_free(&r);
     free(t);
+}
+
+static void exchange_at_a(const char *client_id, const char *at, resp *r)
+{
+    char body[4096];
+    snprintf(body, sizeof body,
+             "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Atoken-exchange&client_"
+             "id=%s&subject_token=%s&subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-"
+             "type%%3Aaccess_token&requested_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-"
+             "type%%3Aid_token&audience=https%%3A%%2F%%2Fidms-b.test",
+             client_id, at);
+    post_form(base_a, "/token", body, r);
+}
+
+static void test_exchange_primary_rules(void)
+{
+    mcx_store *st = store_a();
+    char code[64], code2[64];
+    CHECK_OK(mcx_idms_code_issue(st, CLIENT2, "alice", REDIRECT, challenge,
+                                 "openid 3gpp:mc:ptt_service", NULL, time(NULL), 60, code,
+                                 sizeof code));
+    CHECK_OK(mcx_idms_code_issue(st, CLIENT, "alice", REDIRECT, challenge,
+                                 "openid 3gpp:mc:ptt_service", NULL, time(NULL), 60, code2,
+                                 sizeof code2));
+    mcx_store_close(st);
+    resp r;
+    char body[512];
+    snprintf(body, sizeof body,
+             "grant_type=authorization_code&code=%s&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%"
+             "2Fcallback&client_id=" CLIENT2 "&code_verifier=" VERIFIER,
+             code);
+    post_form(base_a, "/token", body, &r);
+    CHECK(r.status == 200);
+    json_t *t = body_json(&r);
+    resp_free(&r);
+    /* another client's access token is not this client's to exchange */
+    exchange_at_a(CLIENT, jstr(t, "access_token"), &r);
+    expect_error(&r, 400, "invalid_grant");
+    CHECK(strstr(r.body, "another client") != NULL);
+    resp_free(&r);
+    exchange_at_a(CLIENT2, jstr(t, "access_token"), &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    json_decref(t);
+    /* an access token without openid (a refresh narrowed to the PTT service) */
+    token_code(code2, VERIFIER, &r);
+    t = body_json(&r);
+    resp_free(&r);
+    snprintf(body, sizeof body,
+             "grant_type=refresh_token&refresh_token=%s&client_id=" CLIENT
+             "&scope=3gpp%%3Amc%%3Aptt_service",
+             jstr(t, "refresh_token"));
+    post_form(base_a, "/token", body, &r);
+    CHECK(r.status == 200);
+    json_t *t2 = body_json(&r);
+    resp_free(&r);
+    exchange_at_a(CLIENT, jstr(t2, "access_token"), &r);
+    expect_error(&r, 400, "invalid_grant");
+    CHECK(strstr(r.body, "openid") != NULL);
+    resp_free(&r);
+    json_decref(t);
+    json_decref(t2);
 }
 
 static void test_key_rotation(void)
@@ -891,6 +980,7 @@ static int setup(void)
     mcx_idms_user carol = {"carol", NULL, NULL, NULL};
     mcx_idms_user dave = {"dave", NULL, NULL, NULL};
     int ok = mcx_idms_client_add(st, CLIENT, uris, 1, 0) == MCX_OK &&
+             mcx_idms_client_add(st, CLIENT2, uris, 1, 0) == MCX_OK &&
              mcx_idms_user_add(st, &alice, "s3cret!", 0) == MCX_OK &&
              mcx_idms_user_add(st, &bob, "bobpw", 0) == MCX_OK &&
              mcx_idms_user_add(st, &carol, "carolpw", 0) == MCX_OK &&
@@ -979,6 +1069,7 @@ int main(void)
     RUN(test_throttle);
     RUN(test_exchange);
     RUN(test_exchange_partner_rules);
+    RUN(test_exchange_primary_rules);
     RUN(test_key_rotation);
     RUN(test_http_errors);
     RUN(test_config_errors);
