@@ -95,6 +95,21 @@ static int put_str(json_t *o, const char *key, const char *v)
     return v == NULL ? 0 : json_object_set_new(o, key, json_string(v));
 }
 
+/* Zeroise the string values jansson holds for o (its own copies of the tokens), then free it.
+ * What jansson frees on its own is out of reach: json_loadb's lexer keeps each token's raw text
+ * in a buffer it grows and frees unwiped; a wiping allocator (json_set_alloc_funcs) would be
+ * process-wide and must stay cjose's (src/token). */
+static void wipe_decref(json_t *o)
+{
+    if (o == NULL)
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) if (json_is_string(v))
+        mcx_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
+    json_decref(o);
+}
+
 mcx_status mcx_tokens_save(const mcx_tokens *t, const char *path)
 {
     if (t == NULL || path == NULL || path[0] == '\0')
@@ -127,7 +142,7 @@ mcx_status mcx_tokens_save(const mcx_tokens *t, const char *path)
         put_str(o, "access_token", t->access_token) || put_str(o, "id_token", t->id_token) ||
         put_str(o, "refresh_token", t->refresh_token) || put_str(o, "scope", t->scope) ||
         json_object_set_new(o, "expires_at", json_integer((json_int_t)t->expires_at))) {
-        json_decref(o);
+        wipe_decref(o);
         return MCX_FAIL(MCX_E_NOMEM, "token file: out of memory");
     }
     /* json_dumpb into our own buffer: text from json_dumps would have to go back through
@@ -135,11 +150,15 @@ mcx_status mcx_tokens_save(const mcx_tokens *t, const char *path)
     size_t n = json_dumpb(o, NULL, 0, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *text = n > 0 ? malloc(n + 1) : NULL;
     if (text == NULL || json_dumpb(o, text, n, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != n) {
+        if (text != NULL)
+            mcx_memzero(text, n); /* may hold part of the tokens */
         free(text);
-        json_decref(o);
+        wipe_decref(o);
         return MCX_FAIL(MCX_E_NOMEM, "token file: out of memory");
     }
-    json_decref(o);
+    /* the serialised text is wiped below, on every path; json_dumpb wrote it straight into our
+     * buffer (no copy inside jansson) */
+    wipe_decref(o);
     text[n] = '\0';
 
     /* temporary file in the same folder (mkstemp: O_EXCL, mode 0600), then rename over */
@@ -282,13 +301,7 @@ mcx_status mcx_tokens_load(mcx_tokens *t, const char *path)
     }
     t->expires_at = (int64_t)json_integer_value(e);
 out:
-    if (o != NULL) {
-        const char *key;
-        json_t *v;
-        json_object_foreach(o, key, v) if (json_is_string(v))
-            mcx_memzero((char *)(uintptr_t)json_string_value(v), json_string_length(v));
-        json_decref(o);
-    }
+    wipe_decref(o);
     if (buf != NULL) {
         mcx_memzero(buf, n);
         free(buf);
