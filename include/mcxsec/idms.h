@@ -114,7 +114,8 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_idms_user_add(mcx_store *st, const mcx_idm
 MCX_API MCX_MUST_CHECK mcx_status mcx_idms_user_set_enabled(mcx_store *st, const char *username,
                                                             int enabled, int64_t now);
 
-/* Replace a user's password. Errors: MCX_E_ARG, MCX_E_NOT_FOUND, MCX_E_STORE. */
+/* Replace a user's password; in the same transaction every refresh token of the user is revoked.
+ * Errors: MCX_E_ARG, MCX_E_NOT_FOUND, MCX_E_STORE. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_idms_user_set_password(mcx_store *st, const char *username,
                                                              const char *password, int64_t now);
 

@@ -89,14 +89,26 @@ mcx_status mcx_idms_user_set_password(mcx_store *st, const char *username, const
         return MCX_FAIL(MCX_E_ARG, "IdMS: empty password");
     char *hash = NULL;
     MCX_GUARD(idms_password_hash(password, &hash));
+    mcx_status rc = mcx_store_begin(st);
+    if (rc != MCX_OK) {
+        free(hash);
+        return rc;
+    }
     int64_t n = 0;
-    mcx_status rc = idms_exec(st,
-                              "UPDATE users SET password_hash = ?, updated_at = ?"
-                              " WHERE username = ?",
-                              &n, "tit", hash, now, username);
+    rc = idms_exec(st, "UPDATE users SET password_hash = ?, updated_at = ? WHERE username = ?", &n,
+                   "tit", hash, now, username);
     free(hash);
     if (rc == MCX_OK && n == 0)
         rc = MCX_FAIL(MCX_E_NOT_FOUND, "IdMS: no user \"%.64s\"", username);
+    /* A password change is how a suspected compromise is answered: whoever held the old password
+     * may hold refresh tokens too, so they all go with it, atomically (RFC 9700 §4.14.2). */
+    if (rc == MCX_OK)
+        rc = idms_exec(st, "UPDATE refresh_tokens SET revoked = 1 WHERE username = ?", NULL, "t",
+                       username);
+    if (rc == MCX_OK)
+        rc = mcx_store_commit(st);
+    if (rc != MCX_OK)
+        mcx_store_rollback(st);
     return rc;
 }
 

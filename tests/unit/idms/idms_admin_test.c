@@ -169,6 +169,20 @@ static void test_disable_revokes(void)
     CHECK_OK(mcx_idms_user_set_enabled(st, "alice", 0, now));
     CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0") == 0);
     CHECK_OK(mcx_idms_user_set_enabled(st, "alice", 1, now));
+    /* a new password revokes the refresh tokens too; another user's stay */
+    CHECK_OK(idms_refresh_insert(st, "fam2", "alice", "mcx-cli", "openid", now, now, 100, tok));
+    CHECK_OK(idms_refresh_insert(st, "fam3", "bob", "mcx-cli", "openid", now, now, 100, tok));
+    CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0") == 2);
+    CHECK_OK(mcx_idms_user_set_password(st, "alice", "a new one", now + 1));
+    CHECK(
+        count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0 AND username = 'alice'") ==
+        0);
+    CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0 AND username = 'bob'") ==
+          1);
+    /* an unknown user: nothing revoked, nothing left open */
+    CHECK_ST(mcx_idms_user_set_password(st, "nobody", "x", now), MCX_E_NOT_FOUND);
+    CHECK_OK(mcx_store_begin(st));
+    mcx_store_rollback(st);
     mcx_store_close(st);
 }
 
