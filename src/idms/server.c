@@ -27,6 +27,9 @@
 #define CONNECTION_LIMIT   1000
 #define CONNECTION_TIMEOUT 30
 #define CONNECTION_MEM     (64 * 1024)
+/* GnuTLS priorities: TLS 1.3 and 1.2 only (RFC 8996 deprecates 1.0 and 1.1; RFC 9325 §3.1.1),
+ * safe renegotiation required (RFC 5746). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
 
 /* libmicrohttpd keeps the TLS key and certificate text for the daemon's life. */
 typedef struct tls_mem {
@@ -779,11 +782,11 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
     srv->daemon = MHD_start_daemon(
         flags, port, NULL, NULL, access_cb, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_HTTPS_MEM_KEY, priv->tls.key, MHD_OPTION_HTTPS_MEM_CERT, priv->tls.cert,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEM, MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
+        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEM, MHD_OPTION_URI_LOG_CALLBACK,
+        uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         rc = MCX_FAIL(MCX_E_IO,
                       "IdMS: cannot listen on %s with TLS (address in use, or a bad certificate "

@@ -50,6 +50,24 @@ set -- $($TOOL pkce)
 V=$1
 C=$2
 
+# ---- TLS: 1.2 and 1.3 only (RFC 8996 deprecates 1.0 and 1.1) ---------------------------------
+# The client side lowers OpenSSL's security level so that it would offer the old versions: a
+# refusal then comes from the server.
+tls() { # ARGS... for openssl s_client; exit status of the handshake
+    openssl s_client -connect "${url#https://}" -CAfile "$tmp/cert.pem" "$@" </dev/null \
+        >"$tmp/tls.out" 2>&1
+}
+for v in tls1 tls1_1; do
+    tls "-$v" -cipher 'DEFAULT@SECLEVEL=0'
+    rc=$?
+    checks=$((checks + 1))
+    [ "$rc" -ne 0 ] || fail "the server accepted a $v handshake"
+done
+for v in tls1_2 tls1_3; do
+    tls "-$v" -verify_return_error
+    expect_rc "$v handshake" $? 0 "$tmp/tls.out"
+done
+
 # ---- The happy path once, for reference ----------------------------------------------------------
 login alice "$tmp/alice.pw" "$C" st1
 expect_eq "login: 302" "$st" 302
