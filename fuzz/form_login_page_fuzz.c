@@ -1,7 +1,8 @@
 /* libFuzzer target over the client's reading of an IdMS answer (src/client/html.c): the login
- * page's form and hidden inputs, the error text of a refused login, and the redirect that ends
- * the login. These parse what a (possibly hostile) server sends, so they must stay within the
- * input and within their documented limits whatever it is. */
+ * page's form and hidden inputs, the error text of a refused login, the redirect that ends the
+ * login, and the filter server text passes through on its way to an error message. These read
+ * what a (possibly hostile) server sends, so they must stay within the input and within their
+ * documented limits whatever it is. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         mcx_redirect_free(&r);
     }
+    /* the same octets as server text bound for an error message (mcx_printable) */
+    char shown[MCX_SHOWN_MAX];
+    mcx_printable(location, shown, sizeof shown);
+    if (strlen(shown) >= sizeof shown)
+        abort();
+    for (const char *p = shown; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7E)
+            abort();
     free(location);
     free(html);
     return 0;
