@@ -197,6 +197,8 @@ mcx_status idms_handle_authorize_get(idms_req *r)
         goto out;
     }
     snprintf(lr->client_id, sizeof lr->client_id, "%s", client_id);
+    /* the page's CSP form-action admits it (idms_respond_login_page) */
+    snprintf(lr->redirect_uri, sizeof lr->redirect_uri, "%s", redirect_uri);
     MCX_GUARD_GOTO(rc, idms_random_token(lr->id), out);
     MCX_GUARD_GOTO(rc,
                    idms_exec(r->st,

@@ -297,8 +297,9 @@ mcx_status idms_respond_login_page(idms_req *r, unsigned status, const char *htm
     if (csp_source_of(redirect_uri, source, sizeof source))
         snprintf(csp, sizeof csp,
                  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' %s", source);
-    else
-        snprintf(csp, sizeof csp, "default-src 'none'; style-src 'unsafe-inline'");
+    else /* never without form-action: the form must not post anywhere else */
+        snprintf(csp, sizeof csp,
+                 "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
     const char *headers[] = {"Content-Security-Policy", csp, NULL, NULL};
     /* the rest as every HTML page */
     const char *all[16];

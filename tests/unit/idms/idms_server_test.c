@@ -39,6 +39,9 @@ typedef struct resp {
     char location[4096];
     char cache_control[128];
     char allow[64];
+    char csp[1024];
+    char hsts[128];
+    char retry_after[32];
 } resp;
 
 static size_t on_body(char *p, size_t sz, size_t n, void *ud)
@@ -74,6 +77,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
     header_value(p, sz * n, "Location", r->location, sizeof r->location);
     header_value(p, sz * n, "Cache-Control", r->cache_control, sizeof r->cache_control);
     header_value(p, sz * n, "Allow", r->allow, sizeof r->allow);
+    header_value(p, sz * n, "Content-Security-Policy", r->csp, sizeof r->csp);
+    header_value(p, sz * n, "Strict-Transport-Security", r->hsts, sizeof r->hsts);
+    header_value(p, sz * n, "Retry-After", r->retry_after, sizeof r->retry_after);
     return sz * n;
 }
 
@@ -288,6 +294,21 @@ static void test_authorize_page(void)
     CHECK(strstr(r.body, "name=\"login_request\"") != NULL);
     CHECK(strstr(r.body, "<b>") == NULL); /* the state is never echoed unescaped */
     CHECK(strcmp(r.cache_control, "no-store") == 0);
+    /* the page's form may post here and its redirect lead to the client's origin */
+    if (strstr(r.csp, "form-action 'self' http://127.0.0.1") == NULL)
+        fprintf(stderr, "CSP: %s\n", r.csp);
+    CHECK(strstr(r.csp, "form-action 'self' http://127.0.0.1") != NULL);
+    CHECK(strstr(r.csp, "default-src 'none'") != NULL);
+    resp_free(&r);
+    /* a redirect URI that no CSP source expression can name: form-action 'self' still */
+    snprintf(path, sizeof path,
+             "/authorize?response_type=code&client_id=" CLIENT2
+             "&redirect_uri=http%%3A%%2F%%2Fu_1%%40127.0.0.1%%2Fcb&scope=openid"
+             "&code_challenge=%s&code_challenge_method=S256",
+             challenge);
+    get(base_a, path, &r);
+    CHECK(r.status == 200);
+    CHECK(strstr(r.csp, "form-action 'self'") != NULL);
     resp_free(&r);
 
     /* unknown client, wrong redirect URI: a page, never a redirect */
@@ -975,12 +996,13 @@ static int setup(void)
     if (mcx_store_open(&st, url) != MCX_OK || mcx_idms_init(st, time(NULL)) != MCX_OK)
         return -1;
     const char *uris[] = {REDIRECT};
+    const char *uris2[] = {REDIRECT, "http://u_1@127.0.0.1/cb"};
     mcx_idms_user alice = {"alice", "sip:alice@police.example", NULL, NULL};
     mcx_idms_user bob = {"bob", "sip:bob@police.example", NULL, NULL};
     mcx_idms_user carol = {"carol", NULL, NULL, NULL};
     mcx_idms_user dave = {"dave", NULL, NULL, NULL};
     int ok = mcx_idms_client_add(st, CLIENT, uris, 1, 0) == MCX_OK &&
-             mcx_idms_client_add(st, CLIENT2, uris, 1, 0) == MCX_OK &&
+             mcx_idms_client_add(st, CLIENT2, uris2, 2, 0) == MCX_OK &&
              mcx_idms_user_add(st, &alice, "s3cret!", 0) == MCX_OK &&
              mcx_idms_user_add(st, &bob, "bobpw", 0) == MCX_OK &&
              mcx_idms_user_add(st, &carol, "carolpw", 0) == MCX_OK &&
