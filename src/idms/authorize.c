@@ -165,15 +165,22 @@ mcx_status idms_handle_authorize_get(idms_req *r)
     }
     const char *cc = idms_form_get(&f, "code_challenge");
     const char *ccm = idms_form_get(&f, "code_challenge_method");
-    if (cc == NULL || !idms_is_unreserved(cc, 43, 128)) {
+    if (cc == NULL) {
         rc = redirect_error(r, redirect_uri, state, client_id, "invalid_request",
-                            "code_challenge (PKCE, RFC 7636) of 43..128 characters is required");
+                            "code_challenge (PKCE, RFC 7636) is required");
         goto out;
     }
     if (ccm == NULL || strcmp(ccm, "S256") != 0) {
         /* RFC 7636 §4.2: plain only for clients that cannot do SHA-256; every MCX client can */
         rc = redirect_error(r, redirect_uri, state, client_id, "invalid_request",
                             "code_challenge_method must be S256");
+        goto out;
+    }
+    /* /token compares the 43-character S256 value; anything else could never be redeemed */
+    if (!idms_is_s256_challenge(cc)) {
+        rc = redirect_error(r, redirect_uri, state, client_id, "invalid_request",
+                            "code_challenge must be 43 base64url characters (S256, RFC 7636 "
+                            "section 4.2)");
         goto out;
     }
     const char *scope = idms_form_get(&f, "scope");

@@ -41,9 +41,9 @@ mcx_status mcx_idms_code_issue(mcx_store *st, const char *client_id, const char 
         return MCX_FAIL(MCX_E_ARG, "IdMS: NULL argument");
     if (code_cap < 64)
         return MCX_FAIL(MCX_E_ARG, "IdMS: code buffer of %zu octets, 64 needed", code_cap);
-    /* RFC 7636 §4.2: the S256 challenge is 43 characters; accept what §4.1 allows */
-    if (!idms_is_unreserved(code_challenge, 43, 128))
-        return MCX_FAIL(MCX_E_ARG, "IdMS: code_challenge must be 43..128 unreserved characters");
+    /* RFC 7636 §4.2: the S256 challenge is always 43 base64url characters (/token checks so) */
+    if (!idms_is_s256_challenge(code_challenge))
+        return MCX_FAIL(MCX_E_ARG, "IdMS: code_challenge must be 43 base64url characters (S256)");
     char canon[1024];
     MCX_GUARD(idms_scope_canonical(scope, canon, sizeof canon));
     if (!idms_scope_has(canon, MCX_SCOPE_OPENID))

@@ -75,6 +75,9 @@ void idms_sha256_hex(const char *s, char out[IDMS_HASH_HEX]);
 void idms_pkce_s256(const char *verifier, char out[IDMS_TOKEN_CHARS + 1]);
 /* 1 if s is min..max characters of the RFC 3986 unreserved set (RFC 7636 §4.1). */
 int idms_is_unreserved(const char *s, size_t min, size_t max);
+/* 1 if s can be an S256 code_challenge: BASE64URL of a SHA-256 digest is exactly 43 characters of
+ * the base64url alphabet (RFC 7636 §4.2). */
+int idms_is_s256_challenge(const char *s);
 /* Canonicalise a space-separated scope list into out (each token canonical, no duplicates).
  * Returns MCX_E_ENCODING naming an unknown scope token. */
 mcx_status idms_scope_canonical(const char *in, char *out, size_t cap);

@@ -95,6 +95,21 @@ int idms_is_unreserved(const char *s, size_t min, size_t max)
     return n >= min;
 }
 
+int idms_is_s256_challenge(const char *s)
+{
+    if (s == NULL)
+        return 0;
+    size_t n = 0;
+    for (; s[n] != '\0'; n++) {
+        char c = s[n];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_';
+        if (!ok || n >= IDMS_TOKEN_CHARS)
+            return 0;
+    }
+    return n == IDMS_TOKEN_CHARS;
+}
+
 int idms_scope_has(const char *list, const char *tok)
 {
     size_t tl = strlen(tok);

@@ -152,6 +152,15 @@ static void test_clients_and_codes(void)
     CHECK_ST(mcx_idms_code_issue(st, "mcx-cli", "alice", uris[0], chal, "openid", NULL, now, 60,
                                  code, 10),
              MCX_E_ARG);
+    /* an S256 challenge is exactly 43 base64url characters */
+    CHECK_ST(mcx_idms_code_issue(st, "mcx-cli", "alice", uris[0],
+                                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMx", "openid", NULL,
+                                 now, 60, code, sizeof code),
+             MCX_E_ARG);
+    CHECK_ST(mcx_idms_code_issue(st, "mcx-cli", "alice", uris[0],
+                                 "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw~cM", "openid", NULL, now,
+                                 60, code, sizeof code),
+             MCX_E_ARG);
     CHECK_OK(mcx_idms_user_set_enabled(st, "alice", 0, now));
     CHECK_ST(mcx_idms_code_issue(st, "mcx-cli", "alice", uris[0], chal, "openid", NULL, now, 60,
                                  code, sizeof code),

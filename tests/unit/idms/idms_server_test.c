@@ -344,6 +344,21 @@ static void test_authorize_page(void)
     CHECK(query_param(r.location, "state", v, sizeof v) && strcmp(v, "s1") == 0);
     CHECK(query_param(r.location, "iss", v, sizeof v) && strcmp(v, ISS_A) == 0);
     resp_free(&r);
+    /* an S256 challenge is exactly 43 base64url characters: 44, or a '~', go back at once */
+    const char *bad_cc[] = {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMx",
+                            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw~cM",
+                            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"};
+    for (size_t i = 0; i < sizeof bad_cc / sizeof bad_cc[0]; i++) {
+        snprintf(path, sizeof path,
+                 "/authorize?response_type=code&client_id=" CLIENT
+                 "&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%2Fcallback&scope=openid"
+                 "&code_challenge=%s&code_challenge_method=S256",
+                 bad_cc[i]);
+        get(base_a, path, &r);
+        CHECK(r.status == 302 && query_param(r.location, "error", v, sizeof v) &&
+              strcmp(v, "invalid_request") == 0);
+        resp_free(&r);
+    }
     /* plain PKCE refused; unknown scope; no openid; wrong response_type */
     snprintf(path, sizeof path,
              "/authorize?response_type=code&client_id=" CLIENT
