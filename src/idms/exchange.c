@@ -46,21 +46,20 @@ static mcx_status respond_exchange(idms_req *r, const char *token, const char *t
     return rc;
 }
 
-static mcx_status sign_and_answer(idms_req *r, mcx_token_kind kind, json_t *claims,
-                                  const char *type, const char *token_type, int64_t expires_in,
-                                  const char *scope)
+static mcx_status sign(idms_req *r, mcx_token_kind kind, json_t *claims, char **jwt)
 {
     idms_keyset *ks = idms_keys_acquire(r->srv);
-    char *jwt = NULL;
-    mcx_status rc = mcx_jwt_sign(ks->active, kind, claims, &jwt);
+    mcx_status rc = mcx_jwt_sign(ks->active, kind, claims, jwt);
     idms_keys_release(r->srv, ks);
-    if (rc == MCX_OK)
-        rc = respond_exchange(r, jwt, type, token_type, expires_in, scope);
+    return rc;
+}
+
+static void jwt_free(char *jwt)
+{
     if (jwt != NULL) {
         mcx_memzero(jwt, strlen(jwt));
         free(jwt);
     }
-    return rc;
 }
 
 static mcx_status as_primary(idms_req *r, const idms_form *f, const char *client_id,
@@ -82,6 +81,7 @@ static mcx_status as_primary(idms_req *r, const idms_form *f, const char *client
     mcx_token_claims *tc = calloc(1, sizeof *tc);
     idms_user_row *u = calloc(1, sizeof *u);
     json_t *c = NULL;
+    char *jwt = NULL;
     mcx_status rc = MCX_OK;
     if (tc == NULL || u == NULL) {
         rc = MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory");
@@ -143,12 +143,15 @@ static mcx_status as_primary(idms_req *r, const idms_form *f, const char *client
      * into a PTT-service token in the partner domain) */
     json_object_set_new(c, "scope", json_string(tc->scope));
     MCX_GUARD_GOTO(rc, idms_add_jti(c), out);
+    /* signed first: only a token that exists is audited as issued */
+    MCX_GUARD_GOTO(rc, sign(r, MCX_TOKEN_ID, c, &jwt), out);
     char detail[256];
     snprintf(detail, sizeof detail, "%s id_token for %.100s jti=%s", GT_NAME, audience,
              json_string_value(json_object_get(c, "jti")));
     idms_audit(r->st, r->now, "token", u->username, client_id, r->addr, "issued", detail);
-    rc = sign_and_answer(r, MCX_TOKEN_ID, c, TT_ID, "N_A", ttl, NULL);
+    rc = respond_exchange(r, jwt, TT_ID, "N_A", ttl, NULL);
 out:
+    jwt_free(jwt);
     json_decref(c);
     free(tc);
     free(u);
@@ -270,6 +273,7 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
 
     mcx_token_claims *tc = calloc(1, sizeof *tc);
     json_t *c = NULL;
+    char *jwt = NULL;
     mcx_status rc = MCX_OK;
     char scope[1024] = "";
     if (tc == NULL)
@@ -372,13 +376,17 @@ static mcx_status as_partner(idms_req *r, const idms_form *f, const char *client
     snprintf(detail, sizeof detail, "%s visiting from %.100s jti=%s", GT_NAME, p->issuer,
              json_string_value(json_object_get(c, "jti")));
     idms_audit(r->st, r->now, "token", visitor, client_id, r->addr, "issued", detail);
-    rc = mcx_store_commit(r->st);
+    /* signed before the commit: a signing failure leaves the jti unspent */
+    rc = sign(r, MCX_TOKEN_ACCESS, c, &jwt);
+    if (rc == MCX_OK)
+        rc = mcx_store_commit(r->st);
     if (rc != MCX_OK) {
         mcx_store_rollback(r->st);
         goto out;
     }
-    rc = sign_and_answer(r, MCX_TOKEN_ACCESS, c, TT_ACCESS, "Bearer", cfg->access_token_ttl, scope);
+    rc = respond_exchange(r, jwt, TT_ACCESS, "Bearer", cfg->access_token_ttl, scope);
 out:
+    jwt_free(jwt);
     json_decref(c);
     free(tc);
     return rc;

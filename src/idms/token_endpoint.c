@@ -3,7 +3,9 @@
  * exchange (exchange.c). Access tokens are RFC 9068 JWTs (typ at+jwt), ID tokens OpenID Connect
  * Core §2, both carrying the MC IDs (TS 33.180 Annex B).
  *
- * Every grant's database writes happen in one transaction; JWTs are signed after it commits. A
+ * Every grant's database writes happen in one transaction; JWTs are signed before it commits (a
+ * signing failure rolls back and leaves the code or refresh token unspent) and the answer is sent
+ * only after the commit succeeded. A
  * refused request writes nothing but its audit record, except that a replayed code or refresh
  * token revokes its family: that is the point of detecting the replay. */
 #include <stdio.h>
@@ -94,38 +96,55 @@ static mcx_status refuse(idms_req *r, const char *grant, const char *username,
                                     desc);
 }
 
-/* Sign the access token (and an ID token when idc is not NULL) with the active key, then answer
- * with the token response (RFC 6749 §5.1). */
-static mcx_status issue(idms_req *r, json_t *atc, json_t *idc, const char *refresh,
-                        const char *scope)
+/* The signed tokens of one grant, made before its transaction commits: a signing failure then
+ * rolls the grant back and leaves the code or refresh token unspent. */
+typedef struct signed_tokens {
+    char *at, *it;
+} signed_tokens;
+
+static void signed_tokens_free(signed_tokens *t)
+{
+    if (t->at != NULL) {
+        mcx_memzero(t->at, strlen(t->at));
+        free(t->at);
+    }
+    if (t->it != NULL) {
+        mcx_memzero(t->it, strlen(t->it));
+        free(t->it);
+    }
+    t->at = t->it = NULL;
+}
+
+/* Sign the access token (and an ID token when idc is not NULL) with the active key. */
+static mcx_status sign_tokens(idms_req *r, json_t *atc, json_t *idc, signed_tokens *out)
 {
     idms_keyset *ks = idms_keys_acquire(r->srv);
-    char *at = NULL, *it = NULL;
-    mcx_status rc = mcx_jwt_sign(ks->active, MCX_TOKEN_ACCESS, atc, &at);
+    mcx_status rc = mcx_jwt_sign(ks->active, MCX_TOKEN_ACCESS, atc, &out->at);
     if (rc == MCX_OK && idc != NULL)
-        rc = mcx_jwt_sign(ks->active, MCX_TOKEN_ID, idc, &it);
+        rc = mcx_jwt_sign(ks->active, MCX_TOKEN_ID, idc, &out->it);
     idms_keys_release(r->srv, ks);
-    if (rc == MCX_OK) {
-        json_t *o = json_object();
-        json_object_set_new(o, "access_token", json_string(at));
-        json_object_set_new(o, "token_type", json_string("Bearer"));
-        json_object_set_new(o, "expires_in", json_integer(r->srv->cfg->access_token_ttl));
-        if (refresh != NULL)
-            json_object_set_new(o, "refresh_token", json_string(refresh));
-        if (it != NULL)
-            json_object_set_new(o, "id_token", json_string(it));
-        json_object_set_new(o, "scope", json_string(scope));
-        rc = idms_respond_json(r, 200, o, 1);
-        json_decref(o);
-    }
-    if (at != NULL) {
-        mcx_memzero(at, strlen(at));
-        free(at);
-    }
-    if (it != NULL) {
-        mcx_memzero(it, strlen(it));
-        free(it);
-    }
+    if (rc != MCX_OK)
+        signed_tokens_free(out);
+    return rc;
+}
+
+/* The token response (RFC 6749 §5.1), after the commit. */
+static mcx_status respond_tokens(idms_req *r, const signed_tokens *t, const char *refresh,
+                                 const char *scope)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory");
+    json_object_set_new(o, "access_token", json_string(t->at));
+    json_object_set_new(o, "token_type", json_string("Bearer"));
+    json_object_set_new(o, "expires_in", json_integer(r->srv->cfg->access_token_ttl));
+    if (refresh != NULL)
+        json_object_set_new(o, "refresh_token", json_string(refresh));
+    if (t->it != NULL)
+        json_object_set_new(o, "id_token", json_string(t->it));
+    json_object_set_new(o, "scope", json_string(scope));
+    mcx_status rc = idms_respond_json(r, 200, o, 1);
+    json_decref(o);
     return rc;
 }
 
@@ -157,6 +176,7 @@ static mcx_status grant_code(idms_req *r, const idms_form *f, const char *client
     code_row *c = calloc(1, sizeof *c);
     idms_user_row *u = calloc(1, sizeof *u);
     json_t *atc = NULL, *idc = NULL;
+    signed_tokens tok = {NULL, NULL};
     char refresh[IDMS_TOKEN_CHARS + 1] = "";
     mcx_status rc = MCX_OK;
     const char *err = NULL, *desc = NULL;
@@ -253,8 +273,9 @@ static mcx_status grant_code(idms_req *r, const idms_form *f, const char *client
     snprintf(detail, sizeof detail, "%s jti=%s", GT_CODE,
              json_string_value(json_object_get(atc, "jti")));
     idms_audit(r->st, r->now, "token", u->username, client_id, r->addr, "issued", detail);
+    MCX_GUARD_GOTO(rc, sign_tokens(r, atc, idc, &tok), fail);
     MCX_GUARD_GOTO(rc, mcx_store_commit(r->st), fail);
-    rc = issue(r, atc, idc, refresh, c->scope);
+    rc = respond_tokens(r, &tok, refresh, c->scope);
     goto out;
 refused:
     mcx_store_rollback(r->st);
@@ -263,6 +284,7 @@ refused:
 fail:
     mcx_store_rollback(r->st);
 out:
+    signed_tokens_free(&tok);
     json_decref(atc);
     json_decref(idc);
     mcx_memzero(refresh, sizeof refresh);
@@ -295,6 +317,7 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
     idms_user_row *u = calloc(1, sizeof *u);
     char scope[1024];
     json_t *atc = NULL, *idc = NULL;
+    signed_tokens tok = {NULL, NULL};
     char fresh[IDMS_TOKEN_CHARS + 1] = "";
     mcx_status rc = MCX_OK;
     const char *err = NULL, *desc = NULL;
@@ -361,9 +384,9 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
         while (*p != '\0') {
             const char *e = strchr(p, ' ');
             size_t l = e != NULL ? (size_t)(e - p) : strlen(p);
-            char tok[128];
-            snprintf(tok, sizeof tok, "%.*s", (int)l, p);
-            if (!idms_scope_has(t->scope, tok)) {
+            char one[128];
+            snprintf(one, sizeof one, "%.*s", (int)l, p);
+            if (!idms_scope_has(t->scope, one)) {
                 err = "invalid_scope", desc = "scope exceeds the original grant";
                 goto refused;
             }
@@ -407,8 +430,9 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
     snprintf(detail, sizeof detail, "%s jti=%s", GT_REFRESH,
              json_string_value(json_object_get(atc, "jti")));
     idms_audit(r->st, r->now, "token", u->username, client_id, r->addr, "issued", detail);
+    MCX_GUARD_GOTO(rc, sign_tokens(r, atc, idc, &tok), fail);
     MCX_GUARD_GOTO(rc, mcx_store_commit(r->st), fail);
-    rc = issue(r, atc, idc, fresh, scope);
+    rc = respond_tokens(r, &tok, fresh, scope);
     goto out;
 refused:
     mcx_store_rollback(r->st);
@@ -417,6 +441,7 @@ refused:
 fail:
     mcx_store_rollback(r->st);
 out:
+    signed_tokens_free(&tok);
     json_decref(atc);
     json_decref(idc);
     mcx_memzero(fresh, sizeof fresh);

@@ -3,6 +3,7 @@
  * JWKS, the login page and its errors, login, the code grant with PKCE, code replay revoking the
  * refresh family, refresh rotation and reuse detection, throttling, disabled users, the RFC 8693
  * exchange between two servers with a deny list, key rotation, and the HTTP error cases. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -910,6 +911,75 @@ static void test_exchange_primary_rules(void)
     json_decref(t2);
 }
 
+/* Make srv's signing fail (no active key) until mend_signing: the key set is held so that a
+ * reload meanwhile cannot free it. */
+typedef struct broken_key {
+    idms_keyset *ks;
+    mcx_signing_key *active;
+} broken_key;
+
+static broken_key break_signing(mcx_idms *srv)
+{
+    broken_key b;
+    b.ks = idms_keys_acquire(srv);
+    pthread_mutex_lock(&srv->keys_lock);
+    b.active = b.ks->active;
+    b.ks->active = NULL;
+    pthread_mutex_unlock(&srv->keys_lock);
+    return b;
+}
+
+static void mend_signing(mcx_idms *srv, broken_key b)
+{
+    pthread_mutex_lock(&srv->keys_lock);
+    b.ks->active = b.active;
+    pthread_mutex_unlock(&srv->keys_lock);
+    idms_keys_release(srv, b.ks);
+}
+
+static void test_sign_failure_spends_nothing(void)
+{
+    mcx_store *st = store_a();
+    char code[64];
+    CHECK_OK(mcx_idms_code_issue(st, CLIENT, "alice", REDIRECT, challenge, "openid", NULL,
+                                 time(NULL), 60, code, sizeof code));
+    mcx_store_close(st);
+    resp r;
+    /* code grant: a server error, and the code is still good */
+    broken_key b = break_signing(srv_a);
+    token_code(code, VERIFIER, &r);
+    CHECK(r.status == 500);
+    CHECK(strstr(r.body, "access_token") == NULL);
+    resp_free(&r);
+    mend_signing(srv_a, b);
+    token_code(code, VERIFIER, &r);
+    CHECK(r.status == 200);
+    json_t *t = body_json(&r);
+    resp_free(&r);
+    /* refresh grant: the refresh token is not rotated (nor taken for a reuse) */
+    b = break_signing(srv_a);
+    token_refresh(jstr(t, "refresh_token"), &r);
+    CHECK(r.status == 500);
+    resp_free(&r);
+    mend_signing(srv_a, b);
+    token_refresh(jstr(t, "refresh_token"), &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    json_decref(t);
+    /* exchange at the partner: the ID token's jti is not spent */
+    int64_t now = time(NULL);
+    char *idt = forge_id("alice", now, now + 300, NULL, "openid");
+    b = break_signing(srv_b);
+    present_b(idt, NULL, &r);
+    CHECK(r.status == 500);
+    resp_free(&r);
+    mend_signing(srv_b, b);
+    present_b(idt, NULL, &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    free(idt);
+}
+
 static void test_key_rotation(void)
 {
     mcx_store *st = store_a();
@@ -1107,6 +1177,7 @@ int main(void)
     RUN(test_exchange);
     RUN(test_exchange_partner_rules);
     RUN(test_exchange_primary_rules);
+    RUN(test_sign_failure_spends_nothing);
     RUN(test_key_rotation);
     RUN(test_http_errors);
     RUN(test_config_errors);
