@@ -20,7 +20,7 @@ static void str_ok(const char *s, size_t cap)
         abort();
 }
 
-static void cert_ok(const mcx_kms_cert *c)
+static void cert_ok(const mcx_kms_certificate *c)
 {
     str_ok(c->kms_uri, sizeof c->kms_uri);
     str_ok(c->cert_uri, sizeof c->cert_uri);

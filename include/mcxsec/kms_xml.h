@@ -55,7 +55,7 @@ typedef enum mcx_kms_role {
 typedef enum mcx_kms_bool { MCX_KMS_ABSENT = 0, MCX_KMS_FALSE, MCX_KMS_TRUE } mcx_kms_bool;
 
 /* KmsCertificate (TS 33.180 D.3.2.2). Strings are NUL-terminated, "" when absent. */
-typedef struct mcx_kms_cert {
+typedef struct mcx_kms_certificate {
     char version[MCX_KMS_VERSION_MAX]; /* Version attribute ("" if absent; written as 1.1.0) */
     mcx_kms_role role;
     mcx_kms_bool is_security_gateway;
@@ -75,7 +75,7 @@ typedef struct mcx_kms_cert {
     uint32_t parameter_set;
     size_t n_domains;
     char domains[MCX_KMS_MAX_DOMAINS][MCX_KMS_TEXT_MAX];
-} mcx_kms_cert;
+} mcx_kms_certificate;
 
 /* KmsKeySet: one key period's user keys. Holds secrets (rsk, ssk): keep it in memory from
  * mcx_secure_alloc (the parser does) and wipe it with mcx_memzero. */
@@ -115,7 +115,7 @@ typedef struct mcx_kms_response {
     char client_req_url[MCX_KMS_TEXT_MAX]; /* ClientReqUrl */
     mcx_kms_msg_type type;
     char msg_version[MCX_KMS_VERSION_MAX]; /* Version of KmsInit/KmsKeyProv/KmsCertCache */
-    mcx_kms_cert *certs;                   /* INIT: 1; CERTCACHE: 0..MCX_KMS_MAX_CERTS */
+    mcx_kms_certificate *certs;            /* INIT: 1; CERTCACHE: 0..MCX_KMS_MAX_CERTS */
     size_t n_certs;
     int has_cache_num;
     uint64_t cache_num;

@@ -521,7 +521,7 @@ static const field cert_fields[] = {
 static mcx_status domain_field(void *ctx, size_t idx, const char *parent, const xmlNode *c)
 {
     (void)idx;
-    mcx_kms_cert *cert = ctx;
+    mcx_kms_certificate *cert = ctx;
     if (cert->n_domains == MCX_KMS_MAX_DOMAINS)
         return MCX_FAIL(MCX_E_LENGTH, "KMS XML: %s/%s: more than %d domains", parent, nm(c),
                         MCX_KMS_MAX_DOMAINS);
@@ -530,7 +530,7 @@ static mcx_status domain_field(void *ctx, size_t idx, const char *parent, const 
 
 static mcx_status cert_field(void *ctx, size_t idx, const char *parent, const xmlNode *c)
 {
-    mcx_kms_cert *cert = ctx;
+    mcx_kms_certificate *cert = ctx;
     switch (idx) {
     case C_CERTURI:
         return get_string(parent, c, cert->cert_uri, sizeof cert->cert_uri, 1);
@@ -577,7 +577,7 @@ static mcx_status cert_field(void *ctx, size_t idx, const char *parent, const xm
     return MCX_FAIL(MCX_E_INTERNAL, "KMS XML: certificate field %zu", idx);
 }
 
-static mcx_status parse_cert(const xmlNode *el, int signed_form, mcx_kms_cert *cert)
+static mcx_status parse_cert(const xmlNode *el, int signed_form, mcx_kms_certificate *cert)
 {
     memset(cert, 0, sizeof *cert);
     cert->signed_form = signed_form;
@@ -614,7 +614,7 @@ static mcx_status signed_cert_field(void *ctx, size_t idx, const char *parent, c
     return parse_cert(c, 1, ctx);
 }
 
-static mcx_status parse_signed_cert(const xmlNode *el, mcx_kms_cert *cert)
+static mcx_status parse_signed_cert(const xmlNode *el, mcx_kms_certificate *cert)
 {
     static const field f[] = {{"KmsCertificate", 1, 1}};
     return walk_seq(el, f, 1, signed_cert_field, cert);
@@ -746,7 +746,7 @@ static mcx_status certcache_field(void *ctx, size_t idx, const char *parent, con
     if (r->n_certs == MCX_KMS_MAX_CERTS)
         return MCX_FAIL(MCX_E_LENGTH, "KMS XML: %s/%s: more than %d certificates", parent, nm(c),
                         MCX_KMS_MAX_CERTS);
-    mcx_kms_cert *cert = &r->certs[r->n_certs++];
+    mcx_kms_certificate *cert = &r->certs[r->n_certs++];
     return idx == CC_CERT ? parse_cert(c, 0, cert) : parse_signed_cert(c, cert);
 }
 

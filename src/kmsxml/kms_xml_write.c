@@ -203,7 +203,7 @@ static int attr_ok(const char *v)
     return 1;
 }
 
-static void cert_out(out *o, const char *wrapper, const mcx_kms_cert *c)
+static void cert_out(out *o, const char *wrapper, const mcx_kms_certificate *c)
 {
     char a[160] = "";
     const char *version = c->version[0] ? c->version : "1.1.0";

@@ -135,7 +135,7 @@ static void init_case(const vec_section *s)
     head(s, &r);
     CHECK(r.type == MCX_KMS_MSG_INIT && r.n_certs == 1);
     if (r.type == MCX_KMS_MSG_INIT && r.n_certs == 1) {
-        const mcx_kms_cert *c = &r.certs[0];
+        const mcx_kms_certificate *c = &r.certs[0];
         str_eq(s, "expected_KmsInit_Version", r.msg_version);
         str_eq(s, "expected_KmsCertificate_Version", c->version);
         str_eq(s, "expected_KmsCertificate_Role",
@@ -255,7 +255,7 @@ static void expected_631_case(const vec_section *s)
     }
     mcx_kms_xml_free(xml);
     /* The KMS certificate of the same KMS, written and read back. */
-    mcx_kms_cert c = {0};
+    mcx_kms_certificate c = {0};
     strcpy(c.kms_uri, ks->kms_uri);
     strcpy(c.user_id_format, "2");
     c.user_key_period = 2592000;

@@ -8,6 +8,7 @@
 
 #include "mcxsec/kms_xml.h"
 #include "mcxsec/mem.h"
+#include "mcxsec/mikey.h" /* both define KMS types: their names must not clash */
 #include "test.h"
 
 #define SCHEMA_PATH MCX_VECTOR_DIR "/../../schemas/mcsecKMSInterface.xsd"
@@ -109,7 +110,7 @@ static void test_vector_init(void)
     CHECK(r.time == 1620645782); /* 2021-05-10T11:23:02 UTC */
     CHECK(strcmp(r.msg_version, "1.0.0") == 0);
     if (r.type == MCX_KMS_MSG_INIT) {
-        const mcx_kms_cert *c = &r.certs[0];
+        const mcx_kms_certificate *c = &r.certs[0];
         CHECK(c->role == MCX_KMS_ROLE_ROOT && strcmp(c->version, "1.1.0") == 0);
         CHECK(strcmp(c->user_id_format, "2") == 0);
         CHECK(c->user_key_period == 2592000 && c->user_key_offset == 0);
@@ -164,7 +165,7 @@ static void test_key_decode(void)
     CHECK_ST(mcx_kms_key_decode("", b, sizeof b, &n), MCX_E_ENCODING);
 }
 
-static void fill_cert(mcx_kms_cert *c, int i)
+static void fill_cert(mcx_kms_certificate *c, int i)
 {
     memset(c, 0, sizeof *c);
     c->role = i ? MCX_KMS_ROLE_EXTERNAL : MCX_KMS_ROLE_ROOT;
@@ -188,7 +189,7 @@ static void fill_cert(mcx_kms_cert *c, int i)
     strcpy(c->domains[1], "example.org");
 }
 
-static void check_cert(const mcx_kms_cert *a, const mcx_kms_cert *b)
+static void check_cert(const mcx_kms_certificate *a, const mcx_kms_certificate *b)
 {
     CHECK(a->role == b->role && a->is_security_gateway == b->is_security_gateway);
     CHECK(strcmp(a->cert_uri, b->cert_uri) == 0 && strcmp(a->kms_uri, b->kms_uri) == 0);
@@ -242,7 +243,7 @@ static int round_trip(const mcx_kms_response *in, mcx_kms_response *back)
 
 static void test_round_trip_init(void)
 {
-    mcx_kms_cert cert;
+    mcx_kms_certificate cert;
     fill_cert(&cert, 0);
     mcx_kms_response r, b;
     fill_head(&r, "init");
@@ -324,7 +325,7 @@ static void test_round_trip_keyprov(void)
 
 static void test_round_trip_certcache(void)
 {
-    mcx_kms_cert certs[3];
+    mcx_kms_certificate certs[3];
     for (int i = 0; i < 3; i++)
         fill_cert(&certs[i], i + 1);
     certs[1].signed_form = 1; /* written first: the schema orders signed before plain */
