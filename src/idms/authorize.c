@@ -315,15 +315,20 @@ mcx_status idms_handle_authorize_post(idms_req *r)
     snprintf(user_key, sizeof user_key, "user:%s", valid_name ? username : "");
     snprintf(addr_key, sizeof addr_key, "addr:%s", r->addr);
 
-    int locked_user = 0, locked_addr = 0;
+    int64_t locked_user = 0, locked_addr = 0;
     if (valid_name)
         MCX_GUARD_GOTO(rc, idms_throttle_locked(r->st, user_key, r->now, &locked_user), out);
     MCX_GUARD_GOTO(rc, idms_throttle_locked(r->st, addr_key, r->now, &locked_addr), out);
     if (locked_user || locked_addr) {
         idms_audit(r->st, r->now, "login", valid_name ? username : NULL, lr->client_id, r->addr,
                    "locked", locked_user ? "user locked out" : "address locked out");
-        rc = idms_respond_html_error(r, 429, "Too many attempts",
-                                     "Too many failed attempts; try again later");
+        /* RFC 6585 §4: when to come back (the later of the two lockouts) */
+        int64_t until = locked_user > locked_addr ? locked_user : locked_addr;
+        char retry[24];
+        snprintf(retry, sizeof retry, "%lld", (long long)(until > r->now ? until - r->now : 1));
+        const char *h[] = {"Retry-After", retry, NULL};
+        rc = idms_respond_html_error_with(r, 429, "Too many attempts",
+                                          "Too many failed attempts; try again later", h);
         goto out;
     }
 

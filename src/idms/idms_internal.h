@@ -176,7 +176,8 @@ void idms_audit(mcx_store *st, int64_t now, const char *event, const char *usern
                 const char *detail);
 
 /* Throttle keys are "user:<name>" and "addr:<ip>". */
-mcx_status idms_throttle_locked(mcx_store *st, const char *key, int64_t now, int *locked);
+/* *until = the end of the key's lockout, or 0 when it is not locked at now. */
+mcx_status idms_throttle_locked(mcx_store *st, const char *key, int64_t now, int64_t *until);
 /* Count a failure; *locked_now = 1 when this failure starts a lockout. */
 mcx_status idms_throttle_fail(mcx_store *st, const mcx_idms_config *cfg, const char *key,
                               int64_t now, int *locked_now);
@@ -247,6 +248,9 @@ mcx_status idms_respond_login_page(idms_req *r, unsigned status, const char *htm
                                    const char *redirect_uri);
 mcx_status idms_respond_html_error(idms_req *r, unsigned status, const char *title,
                                    const char *message);
+/* As idms_respond_html_error, with extra headers (NULL-terminated pairs, at most 4). */
+mcx_status idms_respond_html_error_with(idms_req *r, unsigned status, const char *title,
+                                        const char *message, const char *const *headers);
 const char *idms_header(idms_req *r, const char *name);
 
 idms_keyset *idms_keys_acquire(mcx_idms *srv);

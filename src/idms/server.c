@@ -258,6 +258,25 @@ mcx_status idms_respond_html(idms_req *r, unsigned status, const char *html)
     return idms_respond(r, status, "text/html; charset=utf-8", html, strlen(html), html_headers);
 }
 
+/* html_headers followed by extra (NULL-terminated pairs, at most 4). */
+static mcx_status respond_html_with(idms_req *r, unsigned status, const char *html,
+                                    const char *const *extra)
+{
+    const char *all[32];
+    size_t k = 0;
+    for (size_t i = 0; html_headers[i] != NULL; i += 2) {
+        all[k++] = html_headers[i];
+        all[k++] = html_headers[i + 1];
+    }
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && k + 3 < sizeof all / sizeof all[0];
+         i += 2) {
+        all[k++] = extra[i];
+        all[k++] = extra[i + 1];
+    }
+    all[k] = NULL;
+    return idms_respond(r, status, "text/html; charset=utf-8", html, strlen(html), all);
+}
+
 /* The CSP source expression (CSP3 §2.3.1) that admits redirect_uri: "scheme://host[:port]" for
  * http(s), "scheme:" for a native app's private-use scheme (RFC 8252 §7.1). 0 when the URI holds
  * anything outside the characters such an expression may carry. */
@@ -317,6 +336,12 @@ mcx_status idms_respond_login_page(idms_req *r, unsigned status, const char *htm
 mcx_status idms_respond_html_error(idms_req *r, unsigned status, const char *title,
                                    const char *message)
 {
+    return idms_respond_html_error_with(r, status, title, message, NULL);
+}
+
+mcx_status idms_respond_html_error_with(idms_req *r, unsigned status, const char *title,
+                                        const char *message, const char *const *headers)
+{
     idms_buf b = {0};
     idms_buf_add(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                      "<meta name=\"viewport\" content=\"width=device-width\"><title>");
@@ -327,8 +352,8 @@ mcx_status idms_respond_html_error(idms_req *r, unsigned status, const char *tit
     idms_buf_add(&b, "</h1><p class=\"error\" role=\"alert\">");
     idms_buf_add_html(&b, message);
     idms_buf_add(&b, "</p></body></html>\n");
-    mcx_status rc =
-        b.oom ? MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory") : idms_respond_html(r, status, b.p);
+    mcx_status rc = b.oom ? MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory")
+                          : respond_html_with(r, status, b.p, headers);
     idms_buf_free(&b);
     return rc;
 }

@@ -6,19 +6,23 @@
 #include "common/error_internal.h"
 #include "idms/idms_internal.h"
 
-mcx_status idms_throttle_locked(mcx_store *st, const char *key, int64_t now, int *locked)
+mcx_status idms_throttle_locked(mcx_store *st, const char *key, int64_t now, int64_t *until)
 {
     mcx_stmt *s;
     int row;
-    *locked = 0;
+    *until = 0;
     MCX_GUARD(
         idms_query(st, "SELECT locked_until FROM throttle WHERE key = ?", &s, &row, "t", key));
-    if (row)
-        *locked = mcx_stmt_int(s, 0) > now;
+    if (row && mcx_stmt_int(s, 0) > now)
+        *until = mcx_stmt_int(s, 0);
     mcx_stmt_done(s);
     return MCX_OK;
 }
 
+/* Counted with one atomic UPDATE ... RETURNING in the caller's transaction: concurrent failures
+ * (several workers, or several servers on one PostgreSQL store) each add one, none is lost to a
+ * read-modify-write race. The row lock the UPDATE takes orders them on PostgreSQL; SQLite's
+ * BEGIN IMMEDIATE does the same. */
 mcx_status idms_throttle_fail(mcx_store *st, const mcx_idms_config *cfg, const char *key,
                               int64_t now, int *locked_now)
 {
@@ -27,29 +31,29 @@ mcx_status idms_throttle_fail(mcx_store *st, const mcx_idms_config *cfg, const c
                         "INSERT INTO throttle (key, failures, window_start, locked_until)"
                         " VALUES (?, 0, ?, 0) ON CONFLICT DO NOTHING",
                         NULL, "ti", key, now));
+    /* a failure after the window (or after a lockout ended) starts a new window */
     mcx_stmt *s;
     int row;
-    MCX_GUARD(idms_query(st, "SELECT failures, window_start FROM throttle WHERE key = ?", &s, &row,
-                         "t", key));
-    int64_t failures = row ? mcx_stmt_int(s, 0) : 0, start = row ? mcx_stmt_int(s, 1) : now;
+    MCX_GUARD(idms_query(st,
+                         "UPDATE throttle SET"
+                         " failures = CASE WHEN ? - window_start >= ? THEN 1"
+                         " ELSE failures + 1 END,"
+                         " window_start = CASE WHEN ? - window_start >= ? THEN ?"
+                         " ELSE window_start END"
+                         " WHERE key = ? RETURNING failures",
+                         &s, &row, "iiiiit", now, cfg->throttle_window, now, cfg->throttle_window,
+                         now, key));
+    int64_t failures = row ? mcx_stmt_int(s, 0) : 0;
     mcx_stmt_done(s);
-    if (now - start >= cfg->throttle_window) {
-        failures = 0;
-        start = now;
-    }
-    failures++;
-    int64_t locked_until = 0;
-    if (failures >= (int64_t)cfg->throttle_max_failures) {
-        /* a new window starts after the lockout */
-        locked_until = now + cfg->throttle_lockout;
-        failures = 0;
-        start = locked_until;
-        *locked_now = 1;
-    }
+    if (failures < (int64_t)cfg->throttle_max_failures)
+        return MCX_OK;
+    /* this failure reaches the limit: lock; a new window starts after the lockout */
+    int64_t until = now + cfg->throttle_lockout;
+    *locked_now = 1;
     return idms_exec(st,
-                     "UPDATE throttle SET failures = ?, window_start = ?, locked_until = ?"
+                     "UPDATE throttle SET failures = 0, window_start = ?, locked_until = ?"
                      " WHERE key = ?",
-                     NULL, "iiit", failures, start, locked_until, key);
+                     NULL, "iit", until, until, key);
 }
 
 mcx_status idms_throttle_reset(mcx_store *st, const char *key)

@@ -148,6 +148,27 @@ static mcx_status respond_tokens(idms_req *r, const signed_tokens *t, const char
     return rc;
 }
 
+/* A code or refresh token presented again (RFC 6749 §4.1.2, RFC 9700 §4.14.2): within the open
+ * transaction, revoke its family and audit it, commit, and refuse. Also taken by the loser of two
+ * concurrent uses (its conditional UPDATE changed no row): a replay all the same. */
+static mcx_status replayed(idms_req *r, const char *family, const char *username,
+                           const char *client_id, const char *what, const char *desc)
+{
+    int64_t n = 0;
+    mcx_status rc = idms_refresh_revoke_family(r->st, family, &n);
+    if (rc == MCX_OK) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%s; %lld refresh token(s) revoked", what, (long long)n);
+        idms_audit(r->st, r->now, "token", username, client_id, r->addr, "invalid_grant", detail);
+        rc = mcx_store_commit(r->st);
+    }
+    if (rc != MCX_OK) {
+        mcx_store_rollback(r->st);
+        return rc;
+    }
+    return idms_respond_oauth_error(r, 400, "invalid_grant", desc);
+}
+
 typedef struct code_row {
     char client_id[129];
     char username[65];
@@ -213,15 +234,8 @@ static mcx_status grant_code(idms_req *r, const idms_form *f, const char *client
     }
     if (c->used) {
         /* RFC 6749 §4.1.2: a code used twice revokes what its first use issued */
-        int64_t n = 0;
-        MCX_GUARD_GOTO(rc, idms_refresh_revoke_family(r->st, c->family, &n), fail);
-        char detail[160];
-        snprintf(detail, sizeof detail, "code replayed; %lld refresh token(s) revoked",
-                 (long long)n);
-        idms_audit(r->st, r->now, "token", c->username, client_id, r->addr, "invalid_grant",
-                   detail);
-        MCX_GUARD_GOTO(rc, mcx_store_commit(r->st), fail);
-        rc = idms_respond_oauth_error(r, 400, "invalid_grant", "authorization code already used");
+        rc = replayed(r, c->family, c->username, client_id, "code replayed",
+                      "authorization code already used");
         goto out;
     }
     if (strcmp(c->client_id, client_id) != 0) {
@@ -254,8 +268,10 @@ static mcx_status grant_code(idms_req *r, const idms_form *f, const char *client
                              &changed, "t", hash),
                    fail);
     if (changed != 1) {
-        err = "invalid_grant", desc = "authorization code already used";
-        goto refused;
+        /* another request spent it between our read and this update: a replay too */
+        rc = replayed(r, c->family, c->username, client_id, "code replayed (concurrent use)",
+                      "authorization code already used");
+        goto out;
     }
     MCX_GUARD_GOTO(rc,
                    idms_refresh_insert(r->st, c->family, u->username, client_id, c->scope,
@@ -356,16 +372,9 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
     if (t->used || t->revoked) {
         /* RFC 9700 §4.14.2: a rotated token presented again means a copy exists; the whole family
          * goes */
-        int64_t n = 0;
-        MCX_GUARD_GOTO(rc, idms_refresh_revoke_family(r->st, t->family, &n), fail);
-        char detail[160];
-        snprintf(detail, sizeof detail, "refresh token %s reused; %lld revoked",
-                 t->revoked ? "revoked" : "rotated", (long long)n);
-        idms_audit(r->st, r->now, "token", t->username, client_id, r->addr, "invalid_grant",
-                   detail);
-        MCX_GUARD_GOTO(rc, mcx_store_commit(r->st), fail);
-        rc = idms_respond_oauth_error(r, 400, "invalid_grant",
-                                      "refresh token already used or revoked");
+        rc = replayed(r, t->family, t->username, client_id,
+                      t->revoked ? "revoked refresh token reused" : "rotated refresh token reused",
+                      "refresh token already used or revoked");
         goto out;
     }
     if (t->expires_at < r->now) {
@@ -410,8 +419,11 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
                              &changed, "t", hash),
                    fail);
     if (changed != 1) {
-        err = "invalid_grant", desc = "refresh token already used";
-        goto refused;
+        /* rotated by a concurrent request between our read and this update: a reuse too */
+        rc = replayed(r, t->family, t->username, client_id,
+                      "rotated refresh token reused (concurrent use)",
+                      "refresh token already used or revoked");
+        goto out;
     }
     /* the new token keeps the original grant's scope, so a narrower request now does not narrow
      * later refreshes (RFC 6749 §6) */

@@ -130,6 +130,66 @@ expect_error "code replay" 400 invalid_grant
 token --data "grant_type=refresh_token&refresh_token=$rt1&client_id=mcx-cli"
 expect_error "refresh after code replay (family revoked)" 400 invalid_grant
 
+# ---- Concurrent replay: one code presented 8 times at once ---------------------------------------
+# One wins; every other use is a replay, also the ones that lose the race only at the final
+# conditional UPDATE (PostgreSQL, READ COMMITTED): each revokes the family and is audited.
+login alice "$tmp/alice.pw" "$C" par
+pc=$code
+replays_before=$($TOOL count "$DOM_STORE" audit "detail LIKE 'code replayed%'")
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+    hcurl "par$i" "$url/token" --data "grant_type=authorization_code&code=$pc&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V" >"$tmp/par$i.st" &
+    pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids
+won=0
+for i in 1 2 3 4 5 6 7 8; do
+    case "$(cat "$tmp/par$i.st")" in
+    200) won=$((won + 1)); prt=$($TOOL get "$tmp/par$i" refresh_token) ;;
+    400) expect_eq "concurrent use $i: error" "$($TOOL get "$tmp/par$i" error)" invalid_grant ;;
+    *) fail "concurrent use $i: status $(cat "$tmp/par$i.st")" ;;
+    esac
+done
+expect_eq "concurrent uses of one code: exactly one wins" "$won" 1
+expect_eq "concurrent uses: 7 replays audited" \
+    "$(($($TOOL count "$DOM_STORE" audit "detail LIKE 'code replayed%'") - replays_before))" 7
+token --data "grant_type=refresh_token&refresh_token=${prt:-none}&client_id=mcx-cli"
+expect_error "the winner's refresh token after concurrent replays (family revoked)" 400 invalid_grant
+
+# The loser of the race, deterministically (PostgreSQL): another session spends the code and
+# issues a refresh token of its family, holding the row lock, while /token runs; /token's SELECT
+# still sees the code unused, its conditional UPDATE waits, then changes no row. That must count as
+# a replay: the family revoked, the refusal audited.
+if [ "$BACKEND" = postgresql ]; then
+    login alice "$tmp/alice.pw" "$C" race
+    rh=$(printf '%s' "$code" | sha256sum | cut -d' ' -f1)
+    mkfifo "$tmp/psql.in"
+    psql -XAtq -v ON_ERROR_STOP=1 -d "$DOM_STORE" <"$tmp/psql.in" >"$tmp/psql.out" 2>&1 &
+    psql_pid=$!
+    exec 3>"$tmp/psql.in"
+    printf '%s\n' "BEGIN;" "UPDATE codes SET used = 1 WHERE hash = '$rh';" \
+        "INSERT INTO refresh_tokens (hash, family, username, client_id, scope, auth_time,
+         created_at, expires_at, used, revoked) SELECT 'race-winner', family, username,
+         client_id, scope, 0, 0, 9999999999, 0, 0 FROM codes WHERE hash = '$rh';" >&3
+    sleep 0.5
+    hcurl race "$url/token" --data "grant_type=authorization_code&code=$code&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V" >"$tmp/race.st" &
+    race_pid=$!
+    sleep 1
+    echo "COMMIT;" >&3
+    exec 3>&-
+    wait "$race_pid" "$psql_pid"
+    st=$(cat "$tmp/race.st")
+    cp "$tmp/race" "$tmp/r"
+    cp "$tmp/race.h" "$tmp/r.h"
+    expect_error "the race's loser" 400 invalid_grant
+    expect_eq "the race's loser revoked the winner's family" \
+        "$($TOOL count "$DOM_STORE" refresh_tokens "hash = 'race-winner' AND revoked = 1")" 1
+    expect_eq "the race's loser is audited as a replay" \
+        "$($TOOL count "$DOM_STORE" audit "detail LIKE 'code replayed (concurrent use)%'")" 1
+    if [ -s "$tmp/psql.out" ]; then fail "psql: $(cat "$tmp/psql.out")"; fi
+fi
+
 # ---- Refresh rotation: reusing a spent refresh token revokes the whole family -------------------
 login alice "$tmp/alice.pw" "$C" st4
 token --data "grant_type=authorization_code&code=$code&redirect_uri=$RU&client_id=mcx-cli&code_verifier=$V"
@@ -175,6 +235,33 @@ expect_eq "unknown client at /authorize: 400 page" "$st" 400
 expect_eq "unknown client at /authorize: no Location" "$(location "$tmp/page.h")" ""
 expect_eq "/authorize refusals wrote nothing" "$(snapshot)" "$before"
 
+# ---- Failures are counted atomically (PostgreSQL): another session's uncommitted failure for the
+# same address holds the row; the daemon's count waits for it and adds to it, never overwrites it.
+if [ "$BACKEND" = postgresql ]; then
+    psql -XAtq -d "$DOM_STORE" -c "INSERT INTO throttle (key, failures, window_start, locked_until)
+        VALUES ('addr:127.0.0.5', 0, $(date +%s), 0)" >/dev/null
+    st=$(SRC=127.0.0.5 hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=t5&code_challenge=$C&code_challenge_method=S256")
+    hidden=$($TOOL hidden "$tmp/page")
+    mkfifo "$tmp/psql2.in"
+    psql -XAtq -v ON_ERROR_STOP=1 -d "$DOM_STORE" <"$tmp/psql2.in" >"$tmp/psql2.out" 2>&1 &
+    psql_pid=$!
+    exec 3>"$tmp/psql2.in"
+    printf '%s\n' "BEGIN;" \
+        "UPDATE throttle SET failures = failures + 1 WHERE key = 'addr:127.0.0.5';" >&3
+    sleep 0.5
+    SRC=127.0.0.5 hcurl post5 "$url/authorize" --data "$hidden" --data-urlencode "username=nobody5" \
+        --data-urlencode "password=wrong" >"$tmp/post5.st" &
+    post_pid=$!
+    sleep 1
+    echo "COMMIT;" >&3
+    exec 3>&-
+    wait "$post_pid" "$psql_pid"
+    expect_eq "failure during another's: page again" "$(cat "$tmp/post5.st")" 200
+    expect_eq "both failures counted" \
+        "$($TOOL count "$DOM_STORE" throttle "key = 'addr:127.0.0.5' AND failures = 2")" 1
+    if [ -s "$tmp/psql2.out" ]; then fail "psql: $(cat "$tmp/psql2.out")"; fi
+fi
+
 # ---- Wrong passwords: the uniform message, then lockout (429) ---------------------------------
 # Failures count per user and per client address (src/idms/throttle.c), so the cases come from
 # different loopback source addresses (127.0.0.0/8 is all local on Linux).
@@ -190,6 +277,7 @@ before=$(snapshot)
 SRC=127.0.0.3 login bob "$tmp/bob.pw" "$C" w5
 expect_eq "user locked out, even with the right password from elsewhere: 429" "$st" 429
 expect_in "lockout page" "$tmp/post" 'role="alert"'
+expect_in "lockout: Retry-After (RFC 6585 §4)" "$tmp/post.h" "Retry-After: "
 expect_eq "locked out: no redirect" "$loc" ""
 expect_eq "lockout wrote no code" "$(rows codes)" "$(echo "$before" | sed 's/codes=\([0-9]*\).*/\1/')"
 SRC=127.0.0.3 login alice "$tmp/alice.pw" "$C" st5

@@ -237,7 +237,8 @@ static void test_throttle(void)
     cfg.throttle_max_failures = 3;
     cfg.throttle_window = 60;
     cfg.throttle_lockout = 120;
-    int locked = 0, now_locked = 0;
+    int64_t locked = 0;
+    int now_locked = 0;
     CHECK_OK(idms_throttle_fail(st, &cfg, "user:t", now, &now_locked));
     CHECK_OK(idms_throttle_fail(st, &cfg, "user:t", now + 1, &now_locked));
     CHECK(!now_locked);
@@ -246,7 +247,7 @@ static void test_throttle(void)
     CHECK_OK(idms_throttle_fail(st, &cfg, "user:t", now + 2, &now_locked));
     CHECK(now_locked);
     CHECK_OK(idms_throttle_locked(st, "user:t", now + 3, &locked));
-    CHECK(locked);
+    CHECK(locked == now + 2 + 120);
     CHECK_OK(idms_throttle_locked(st, "user:t", now + 2 + 121, &locked));
     CHECK(!locked);
     /* failures outside the window start again */

@@ -578,6 +578,9 @@ static void test_throttle(void)
     }
     login_post(id, "carol", "carolpw", &r);
     CHECK(r.status == 429);
+    /* RFC 6585 §4: when to come back, the lockout of 300 s */
+    long ra = atol(r.retry_after);
+    CHECK(ra >= 295 && ra <= 300);
     CHECK(strstr(r.body, "Too many failed attempts; try again later") != NULL);
     resp_free(&r);
     st = store_a();
