@@ -106,6 +106,49 @@ static mcx_status get_int(json_t *o, const char *key, int64_t min, int64_t max, 
     return MCX_OK;
 }
 
+/* The integer settings with their limits, for the file and for mcx_idms_config_set alike. */
+typedef struct int_setting {
+    const char *name;
+    size_t off;
+    int is_unsigned; /* the field is an unsigned, else an int64_t */
+    int64_t min, max;
+} int_setting;
+
+static const int_setting int_settings[] = {
+    {"access_token_ttl", offsetof(mcx_idms_config, access_token_ttl), 0, 1, 86400 * 7},
+    {"id_token_ttl", offsetof(mcx_idms_config, id_token_ttl), 0, 1, 86400 * 7},
+    {"refresh_token_ttl", offsetof(mcx_idms_config, refresh_token_ttl), 0, 1, 86400 * 365},
+    {"code_ttl", offsetof(mcx_idms_config, code_ttl), 0, 1, 600},
+    {"threads", offsetof(mcx_idms_config, threads), 1, 1, 256},
+};
+
+static void int_setting_store(mcx_idms_config *cfg, const int_setting *is, int64_t v)
+{
+    char *p = (char *)cfg + is->off;
+    if (is->is_unsigned) {
+        unsigned u = (unsigned)v;
+        memcpy(p, &u, sizeof u);
+    } else {
+        memcpy(p, &v, sizeof v);
+    }
+}
+
+static mcx_status get_int_settings(mcx_idms_config *cfg, json_t *root)
+{
+    for (size_t i = 0; i < sizeof int_settings / sizeof int_settings[0]; i++) {
+        const int_setting *is = &int_settings[i];
+        json_t *v = json_object_get(root, is->name);
+        if (v == NULL)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < is->min ||
+            json_integer_value(v) > is->max)
+            return MCX_FAIL(MCX_E_ENCODING, "IdMS config: \"%s\" must be an integer in %lld..%lld",
+                            is->name, (long long)is->min, (long long)is->max);
+        int_setting_store(cfg, is, json_integer_value(v));
+    }
+    return MCX_OK;
+}
+
 static mcx_status get_list(json_t *o, const char *key, int scopes, char ***out, size_t *n)
 {
     json_t *v = json_object_get(o, key);
@@ -325,13 +368,8 @@ static mcx_status load_json(mcx_idms_config *cfg, json_t *root)
             MCX_GUARD(dup_str(&cfg->store, s));
         }
     }
-    MCX_GUARD(get_int(root, "access_token_ttl", 1, 86400 * 7, &cfg->access_token_ttl));
-    MCX_GUARD(get_int(root, "id_token_ttl", 1, 86400 * 7, &cfg->id_token_ttl));
-    MCX_GUARD(get_int(root, "refresh_token_ttl", 1, 86400 * 365, &cfg->refresh_token_ttl));
-    MCX_GUARD(get_int(root, "code_ttl", 1, 600, &cfg->code_ttl));
-    int64_t v = cfg->threads;
-    MCX_GUARD(get_int(root, "threads", 1, 256, &v));
-    cfg->threads = (unsigned)v;
+    MCX_GUARD(get_int_settings(cfg, root));
+    int64_t v;
     json_t *lr = json_object_get(root, "log_requests");
     if (lr != NULL) {
         if (!json_is_boolean(lr))
@@ -471,27 +509,17 @@ mcx_status mcx_idms_config_set(mcx_idms_config *cfg, const char *key, const char
             return dup_str((char **)((char *)cfg + strs[i].off), value);
         }
     }
-    char *end;
-    errno = 0;
-    long long v = strtoll(value, &end, 10);
-    int bad = errno != 0 || end == value || *end != '\0' || v < 1;
-    if (strcmp(key, "access_token_ttl") == 0 || strcmp(key, "id_token_ttl") == 0 ||
-        strcmp(key, "refresh_token_ttl") == 0 || strcmp(key, "code_ttl") == 0 ||
-        strcmp(key, "threads") == 0) {
-        if (bad || v > 86400LL * 365)
-            return MCX_FAIL(MCX_E_ENCODING, "IdMS config: \"%s\" must be a positive integer", key);
-        if (strcmp(key, "access_token_ttl") == 0)
-            cfg->access_token_ttl = v;
-        else if (strcmp(key, "id_token_ttl") == 0)
-            cfg->id_token_ttl = v;
-        else if (strcmp(key, "refresh_token_ttl") == 0)
-            cfg->refresh_token_ttl = v;
-        else if (strcmp(key, "code_ttl") == 0)
-            cfg->code_ttl = v;
-        else if (v > 256)
-            return MCX_FAIL(MCX_E_ENCODING, "IdMS config: \"threads\" must be 1..256");
-        else
-            cfg->threads = (unsigned)v;
+    for (size_t i = 0; i < sizeof int_settings / sizeof int_settings[0]; i++) {
+        const int_setting *is = &int_settings[i];
+        if (strcmp(key, is->name) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (errno != 0 || end == value || *end != '\0' || v < is->min || v > is->max)
+            return MCX_FAIL(MCX_E_ENCODING, "IdMS config: \"%s\" must be an integer in %lld..%lld",
+                            key, (long long)is->min, (long long)is->max);
+        int_setting_store(cfg, is, v);
         return MCX_OK;
     }
     return MCX_FAIL(MCX_E_ARG, "IdMS config: unknown setting \"%.64s\"", key);

@@ -1158,6 +1158,23 @@ static void test_config_errors(void)
     CHECK_OK(mcx_idms_config_load(&c, path));
     CHECK_OK(mcx_idms_config_set(c, "listen", "127.0.0.1:9443"));
     CHECK_ST(mcx_idms_config_set(c, "threads", "many"), MCX_E_ENCODING);
+    /* the file's limits apply to overrides too */
+    CHECK_ST(mcx_idms_config_set(c, "code_ttl", "601"), MCX_E_ENCODING);
+    CHECK_ST(mcx_idms_config_set(c, "access_token_ttl", "604801"), MCX_E_ENCODING);
+    CHECK_ST(mcx_idms_config_set(c, "id_token_ttl", "0"), MCX_E_ENCODING);
+    CHECK_ST(mcx_idms_config_set(c, "threads", "257"), MCX_E_ENCODING);
+    CHECK_ST(mcx_idms_config_set(c, "refresh_token_ttl", "31536001"), MCX_E_ENCODING);
+    CHECK_OK(mcx_idms_config_set(c, "code_ttl", "600"));
+    CHECK_OK(mcx_idms_config_set(c, "threads", "256"));
+    CHECK(c->code_ttl == 600 && c->threads == 256);
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    write_file(path, "{\"issuer\":\"x\",\"tls_cert\":\"c\",\"tls_key\":\"k\",\"code_ttl\":601}");
+    mcx_idms_config *c2 = NULL;
+    CHECK_ST(mcx_idms_config_load(&c2, path), MCX_E_ENCODING);
+    write_file(path, "{\"issuer\":\"x\",\"tls_cert\":\"c\",\"tls_key\":\"k\",\"threads\":3}");
+    CHECK_OK(mcx_idms_config_load(&c2, path));
+    CHECK(c2 != NULL && c2->threads == 3);
+    mcx_idms_config_free(c2);
     CHECK_ST(mcx_idms_config_set(c, "colour", "blue"), MCX_E_ARG);
     CHECK(strstr(mcx_idms_config_store_url(c), "/a.db") != NULL);
     mcx_idms_config_free(c);
