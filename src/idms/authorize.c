@@ -104,8 +104,21 @@ static mcx_status redirect_error(idms_req *r, const char *redirect_uri, const ch
                                  const char *client_id, const char *error, const char *desc)
 {
     idms_audit(r->st, r->now, "authorize", NULL, client_id, r->addr, error, desc);
-    const char *p[] = {"error", error, "error_description", desc, "state", state, NULL};
-    return redirect_to(r, redirect_uri, p);
+    char *clean = idms_printable(desc, 1); /* RFC 6749 §4.1.2.1: %x20-21 / %x23-5B / %x5D-7E */
+    const char *p[] = {"error", error, "error_description", clean, "state", state, NULL};
+    mcx_status rc = redirect_to(r, redirect_uri, p);
+    free(clean);
+    return rc;
+}
+
+/* RFC 6749 Appendix A.5: state is VSCHAR (%x20-7E); the nonce is held to the same. They are
+ * stored and echoed verbatim, so nothing else (no invalid UTF-8 for PostgreSQL) gets in. */
+static int vschar(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7E)
+            return 0;
+    return 1;
 }
 
 mcx_status idms_handle_authorize_get(idms_req *r)
@@ -148,8 +161,9 @@ mcx_status idms_handle_authorize_get(idms_req *r)
         goto out;
     }
     /* From here on errors go back to the client (RFC 6749 §4.1.2.1). */
-    if (state != NULL && strlen(state) > MAX_STATE) {
-        rc = redirect_error(r, redirect_uri, NULL, client_id, "invalid_request", "state too long");
+    if (state != NULL && (strlen(state) > MAX_STATE || !vschar(state))) {
+        rc = redirect_error(r, redirect_uri, NULL, client_id, "invalid_request",
+                            "state must be at most 1024 characters of %x20-7E");
         goto out;
     }
     const char *rt = idms_form_get(&f, "response_type");
@@ -190,7 +204,9 @@ mcx_status idms_handle_authorize_get(idms_req *r)
         goto out;
     }
     if (idms_scope_canonical(scope, lr->scope, sizeof lr->scope) != MCX_OK) {
-        rc = redirect_error(r, redirect_uri, state, client_id, "invalid_scope", mcx_last_error());
+        /* a fixed text: the refused value is the requester's own bytes, not to be echoed */
+        rc = redirect_error(r, redirect_uri, state, client_id, "invalid_scope",
+                            "scope holds a value this server does not know, or is too long");
         goto out;
     }
     if (!idms_scope_has(lr->scope, MCX_SCOPE_OPENID)) {
@@ -199,8 +215,9 @@ mcx_status idms_handle_authorize_get(idms_req *r)
         goto out;
     }
     const char *nonce = idms_form_get(&f, "nonce");
-    if (nonce != NULL && strlen(nonce) > MAX_NONCE) {
-        rc = redirect_error(r, redirect_uri, state, client_id, "invalid_request", "nonce too long");
+    if (nonce != NULL && (strlen(nonce) > MAX_NONCE || !vschar(nonce))) {
+        rc = redirect_error(r, redirect_uri, state, client_id, "invalid_request",
+                            "nonce must be at most 512 characters of %x20-7E");
         goto out;
     }
     snprintf(lr->client_id, sizeof lr->client_id, "%s", client_id);

@@ -68,8 +68,13 @@ mcx_status idms_client_check(mcx_store *st, const char *client_id, const char *r
                              int *ok)
 {
     *ok = 0;
-    if (client_id == NULL)
+    /* request bytes that no registration can hold are not looked up (PostgreSQL would refuse a
+     * query with invalid UTF-8 text as an error) */
+    if (client_id == NULL || !client_id_valid(client_id))
         return MCX_OK;
+    for (const char *p = redirect_uri; p != NULL && *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F)
+            return MCX_OK;
     mcx_stmt *s;
     int row;
     if (redirect_uri == NULL)

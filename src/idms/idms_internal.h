@@ -84,6 +84,11 @@ mcx_status idms_scope_canonical(const char *in, char *out, size_t cap);
 /* 1 if the space-separated list has tok. */
 int idms_scope_has(const char *list, const char *tok);
 
+/* A malloc'd copy of s with every octet outside printable ASCII replaced by '?' (with oauth, also
+ * '"' and '\\': RFC 6749 §5.2 allows only %x20-21 / %x23-5B / %x5D-7E in error_description).
+ * NULL for NULL or when out of memory. */
+char *idms_printable(const char *s, int oauth);
+
 /* A growable string; any allocation failure sets oom and later adds do nothing. */
 typedef struct idms_buf {
     char *p;

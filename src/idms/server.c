@@ -235,8 +235,11 @@ mcx_status idms_respond_oauth_error(idms_req *r, unsigned status, const char *er
 {
     json_t *o = json_object();
     json_object_set_new(o, "error", json_string(error));
-    if (description != NULL)
-        json_object_set_new(o, "error_description", json_string(description));
+    /* never raw request bytes: RFC 6749 §5.2's character set only */
+    char *desc = idms_printable(description, 1);
+    if (desc != NULL)
+        json_object_set_new(o, "error_description", json_string(desc));
+    free(desc);
     mcx_status rc = idms_respond_json(r, status, o, 1);
     json_decref(o);
     return rc;

@@ -165,6 +165,23 @@ mcx_status idms_scope_canonical(const char *in, char *out, size_t cap)
     return MCX_OK;
 }
 
+char *idms_printable(const char *s, int oauth)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s);
+    char *o = malloc(n + 1);
+    if (o == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int ok = c >= 0x20 && c <= 0x7E && (!oauth || (c != '"' && c != '\\'));
+        o[i] = ok ? (char)c : '?';
+    }
+    o[n] = '\0';
+    return o;
+}
+
 static void buf_reserve(idms_buf *b, size_t more)
 {
     if (b->oom)

@@ -234,6 +234,28 @@ st=$(hcurl page "$url/authorize?response_type=code&client_id=nobody&redirect_uri
 expect_eq "unknown client at /authorize: 400 page" "$st" 400
 expect_eq "unknown client at /authorize: no Location" "$(location "$tmp/page.h")" ""
 expect_eq "/authorize refusals wrote nothing" "$(snapshot)" "$before"
+# Request bytes that are not UTF-8 still make an audit row (PostgreSQL refuses invalid UTF-8 text:
+# the row is stored as printable ASCII).
+audit_uc=$($TOOL count "$DOM_STORE" audit "outcome = 'unauthorized_client'")
+st=$(hcurl page "$url/authorize?response_type=code&client_id=%FF%FEbad&redirect_uri=$RU&scope=$S&state=p&code_challenge=$C&code_challenge_method=S256")
+expect_eq "non-UTF-8 client_id: 400 page" "$st" 400
+expect_eq "non-UTF-8 client_id: audited" \
+    "$($TOOL count "$DOM_STORE" audit "outcome = 'unauthorized_client' AND client_id = '??bad'")" 1
+expect_eq "  one row more" "$($TOOL count "$DOM_STORE" audit "outcome = 'unauthorized_client'")" \
+    $((audit_uc + 1))
+# A state or nonce outside VSCHAR (RFC 6749 Appendix A.5) is refused, not stored.
+st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=%FF&code_challenge=$C&code_challenge_method=S256")
+expect_eq "non-ASCII state: redirect" "$st" 302
+expect_eq "non-ASCII state: error" "$($TOOL urlparam "$(location "$tmp/page.h")" error 2>/dev/null)" \
+    invalid_request
+st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=$S&state=p&nonce=%C3%28&code_challenge=$C&code_challenge_method=S256")
+expect_eq "non-UTF-8 nonce: redirect" "$st" 302
+# The refused scope is not echoed back.
+st=$(hcurl page "$url/authorize?response_type=code&client_id=mcx-cli&redirect_uri=$RU&scope=openid%20%3Cb%3Ex%FF&state=p&code_challenge=$C&code_challenge_method=S256")
+expect_eq "unknown scope: redirect" "$st" 302
+desc=$($TOOL urlparam "$(location "$tmp/page.h")" error_description 2>/dev/null)
+case "$desc" in *"<b>"* | *x?*) fail "unknown scope: description echoes the value: $desc" ;; esac
+checks=$((checks + 1))
 
 # ---- Failures are counted atomically (PostgreSQL): another session's uncommitted failure for the
 # same address holds the row; the daemon's count waits for it and adds to it, never overwrites it.

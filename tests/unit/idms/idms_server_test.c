@@ -379,6 +379,37 @@ static void test_authorize_page(void)
     CHECK(r.status == 302 && query_param(r.location, "error", v, sizeof v) &&
           strcmp(v, "invalid_scope") == 0);
     resp_free(&r);
+    /* the refused scope is not echoed, nor are bytes outside RFC 6749's error_description set */
+    snprintf(path, sizeof path,
+             "/authorize?response_type=code&client_id=" CLIENT
+             "&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%2Fcallback&scope=openid+%%3Cscript%%3E%%FF"
+             "&code_challenge=%s&code_challenge_method=S256",
+             challenge);
+    get(base_a, path, &r);
+    CHECK(r.status == 302 && query_param(r.location, "error", v, sizeof v) &&
+          strcmp(v, "invalid_scope") == 0);
+    CHECK(query_param(r.location, "error_description", v, sizeof v));
+    CHECK(strstr(v, "<script>") == NULL && strchr(v, '"') == NULL);
+    for (const char *q = v; *q != '\0'; q++)
+        CHECK(*q >= 0x20 && *q <= 0x7E);
+    resp_free(&r);
+    /* an unknown client_id that is not UTF-8 is still audited, as printable ASCII */
+    get(base_a,
+        "/authorize?response_type=code&client_id=%FF%FEx%0A&redirect_uri=http%3A%2F%2F127.0.0."
+        "1%2Fcallback&scope=openid",
+        &r);
+    CHECK(r.status == 400);
+    resp_free(&r);
+    mcx_store *st = store_a();
+    mcx_stmt *s;
+    int row = 0;
+    CHECK_OK(idms_query(st,
+                        "SELECT COUNT(*) FROM audit WHERE outcome = 'unauthorized_client'"
+                        " AND client_id = '??x?'",
+                        &s, &row, ""));
+    CHECK(row && mcx_stmt_int(s, 0) == 1);
+    mcx_stmt_done(s);
+    mcx_store_close(st);
     snprintf(path, sizeof path,
              "/authorize?response_type=token&client_id=" CLIENT
              "&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%2Fcallback&scope=openid"
