@@ -154,10 +154,11 @@ mcx_status idms_code_insert(mcx_store *st, const char *client_id, const char *us
                             const char *nonce, int64_t auth_time, int64_t now, unsigned ttl,
                             char *code_out, size_t code_cap);
 
-/* Insert a refresh token of family (new random token in out). */
+/* Insert a refresh token of family (new random token in out), valid until expires_at: a
+ * family's first token gets now + refresh_token_ttl, each rotation inherits it. */
 mcx_status idms_refresh_insert(mcx_store *st, const char *family, const char *username,
                                const char *client_id, const char *scope, int64_t auth_time,
-                               int64_t now, int64_t ttl, char out[IDMS_TOKEN_CHARS + 1]);
+                               int64_t now, int64_t expires_at, char out[IDMS_TOKEN_CHARS + 1]);
 /* Revoke every refresh token of a family; *n receives how many were live. */
 mcx_status idms_refresh_revoke_family(mcx_store *st, const char *family, int64_t *n);
 

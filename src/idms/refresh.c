@@ -9,7 +9,7 @@
 
 mcx_status idms_refresh_insert(mcx_store *st, const char *family, const char *username,
                                const char *client_id, const char *scope, int64_t auth_time,
-                               int64_t now, int64_t ttl, char out[IDMS_TOKEN_CHARS + 1])
+                               int64_t now, int64_t expires_at, char out[IDMS_TOKEN_CHARS + 1])
 {
     char hash[IDMS_HASH_HEX];
     MCX_GUARD(idms_random_token(out));
@@ -19,7 +19,7 @@ mcx_status idms_refresh_insert(mcx_store *st, const char *family, const char *us
                               " scope, auth_time, created_at, expires_at, used, revoked)"
                               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
                               NULL, "tttttiii", hash, family, username, client_id, scope, auth_time,
-                              now, now + ttl);
+                              now, expires_at);
     if (rc != MCX_OK)
         mcx_memzero(out, IDMS_TOKEN_CHARS + 1);
     return rc;

@@ -275,8 +275,8 @@ static mcx_status grant_code(idms_req *r, const idms_form *f, const char *client
     }
     MCX_GUARD_GOTO(rc,
                    idms_refresh_insert(r->st, c->family, u->username, client_id, c->scope,
-                                       c->auth_time, r->now, r->srv->cfg->refresh_token_ttl,
-                                       refresh),
+                                       c->auth_time, r->now,
+                                       r->now + r->srv->cfg->refresh_token_ttl, refresh),
                    fail);
     atc = idms_access_claims(r->srv->cfg, u->username, client_id, c->scope, r->now, c->auth_time,
                              u->mcptt_id, u->mcvideo_id, u->mcdata_id);
@@ -426,15 +426,19 @@ static mcx_status grant_refresh(idms_req *r, const idms_form *f, const char *cli
         goto out;
     }
     /* the new token keeps the original grant's scope, so a narrower request now does not narrow
-     * later refreshes (RFC 6749 §6) */
+     * later refreshes (RFC 6749 §6); and the family's expiry: rotation never extends the login
+     * (the first token's created_at + refresh_token_ttl is the family's absolute end) */
     MCX_GUARD_GOTO(rc,
                    idms_refresh_insert(r->st, t->family, u->username, client_id, t->scope,
-                                       t->auth_time, r->now, r->srv->cfg->refresh_token_ttl, fresh),
+                                       t->auth_time, r->now, t->expires_at, fresh),
                    fail);
     atc = idms_access_claims(r->srv->cfg, u->username, client_id, scope, r->now, t->auth_time,
                              u->mcptt_id, u->mcvideo_id, u->mcdata_id);
-    idc = id_claims(r->srv->cfg, u, client_id, NULL, r->now, t->auth_time);
-    if (atc == NULL || idc == NULL) {
+    /* an ID token only for a request that still holds openid (OpenID Connect Core §12.2) */
+    int want_id = idms_scope_has(scope, MCX_SCOPE_OPENID);
+    if (want_id)
+        idc = id_claims(r->srv->cfg, u, client_id, NULL, r->now, t->auth_time);
+    if (atc == NULL || (want_id && idc == NULL)) {
         rc = MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory");
         goto fail;
     }

@@ -173,14 +173,16 @@ static void test_disable_revokes(void)
 {
     mcx_store *st = open_store();
     char tok[IDMS_TOKEN_CHARS + 1];
-    CHECK_OK(idms_refresh_insert(st, "fam1", "alice", "mcx-cli", "openid", now, now, 100, tok));
+    CHECK_OK(
+        idms_refresh_insert(st, "fam1", "alice", "mcx-cli", "openid", now, now, now + 100, tok));
     CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0") == 1);
     CHECK_OK(mcx_idms_user_set_enabled(st, "alice", 0, now));
     CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0") == 0);
     CHECK_OK(mcx_idms_user_set_enabled(st, "alice", 1, now));
     /* a new password revokes the refresh tokens too; another user's stay */
-    CHECK_OK(idms_refresh_insert(st, "fam2", "alice", "mcx-cli", "openid", now, now, 100, tok));
-    CHECK_OK(idms_refresh_insert(st, "fam3", "bob", "mcx-cli", "openid", now, now, 100, tok));
+    CHECK_OK(
+        idms_refresh_insert(st, "fam2", "alice", "mcx-cli", "openid", now, now, now + 100, tok));
+    CHECK_OK(idms_refresh_insert(st, "fam3", "bob", "mcx-cli", "openid", now, now, now + 100, tok));
     CHECK(count(st, "SELECT COUNT(*) FROM refresh_tokens WHERE revoked = 0") == 2);
     CHECK_OK(mcx_idms_user_set_password(st, "alice", "a new one", now + 1));
     CHECK(

@@ -560,6 +560,46 @@ static void test_refresh_rotation(void)
     CHECK(strcmp(jstr(t2, "scope"), "openid") == 0);
     CHECK(strlen(jstr(t2, "refresh_token")) == 43);
     CHECK(strcmp(jstr(t1, "refresh_token"), jstr(t2, "refresh_token")) != 0);
+    CHECK(json_object_get(t2, "id_token") != NULL);
+    /* narrowed without openid: an access token, no ID token */
+    snprintf(body, sizeof body,
+             "grant_type=refresh_token&refresh_token=%s&client_id=" CLIENT
+             "&scope=3gpp%%3Amc%%3Aptt_service",
+             jstr(t2, "refresh_token"));
+    post_form(base_a, "/token", body, &r);
+    CHECK(r.status == 200);
+    json_t *t3 = body_json(&r);
+    resp_free(&r);
+    CHECK(strcmp(jstr(t3, "scope"), "3gpp:mc:ptt_service") == 0);
+    CHECK(json_object_get(t3, "id_token") == NULL);
+    CHECK(json_object_get(t3, "access_token") != NULL);
+    /* the family ends when its first token would have: rotation does not extend it */
+    mcx_store *st2 = store_a();
+    char h3[IDMS_HASH_HEX], h4[IDMS_HASH_HEX];
+    idms_sha256_hex(jstr(t3, "refresh_token"), h3);
+    int64_t end = (int64_t)time(NULL) + 50;
+    CHECK_OK(idms_exec(st2, "UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?", NULL, "it",
+                       end, h3));
+    token_refresh(jstr(t3, "refresh_token"), &r);
+    CHECK(r.status == 200);
+    json_t *t4 = body_json(&r);
+    resp_free(&r);
+    idms_sha256_hex(jstr(t4, "refresh_token"), h4);
+    mcx_stmt *s;
+    int row = 0;
+    CHECK_OK(
+        idms_query(st2, "SELECT expires_at FROM refresh_tokens WHERE hash = ?", &s, &row, "t", h4));
+    CHECK(row && mcx_stmt_int(s, 0) == end);
+    mcx_stmt_done(s);
+    /* and past it the family is over */
+    CHECK_OK(idms_exec(st2, "UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?", NULL, "it",
+                       (int64_t)time(NULL) - 1, h4));
+    token_refresh(jstr(t4, "refresh_token"), &r);
+    expect_error(&r, 400, "invalid_grant");
+    resp_free(&r);
+    mcx_store_close(st2);
+    json_decref(t3);
+    json_decref(t4);
     /* the rotated token again: refused, and the whole family with it */
     token_refresh(jstr(t1, "refresh_token"), &r);
     expect_error(&r, 400, "invalid_grant");
