@@ -1,0 +1,996 @@
+/* The client keystore (include/mcxsec/keystore.h).
+ *
+ * File layout (all integers big-endian):
+ *   "MCXKEYST"  magic, 8 octets
+ *   u8  version (1)
+ *   u8  protection: 0 clear, 1 Argon2id + AES-256-GCM
+ *   [protection 1: u32 t_cost, u32 m_kib, u32 lanes, salt(16), nonce(12)]
+ *   u32 body length
+ *   body            clear text, or the AES-256-GCM cipher text
+ *   trailer         protection 0: SHA-256(header || body); protection 1: the GCM tag (16)
+ * The header (everything before the body) is the GCM associated data, so the Argon2 parameters
+ * and the salt cannot be altered without the tag failing.
+ * Body:
+ *   u32 n_certs, then per certificate its stored form (cert_write below)
+ *   u32 n_sets,  then per key set: user_uri, kms_uri, period_no, uid, validity, ssk, pvt, rsk
+ * Strings are u16 length + octets (no NUL inside, shorter than the in-memory field). */
+#include <argon2.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/keystore_internal.h"
+#include "common/cursor_internal.h"
+#include "common/error_internal.h"
+#include "mcxsec/hex.h"
+#include "mcxsec/keystore.h"
+#include "mcxsec/login.h"
+#include "mcxsec/mem.h"
+
+#define KS_MAGIC       "MCXKEYST"
+#define KS_VERSION     1
+#define KS_CLEAR       0
+#define KS_SEALED      1
+#define KS_SALT_BYTES  16
+#define KS_NONCE_BYTES 12
+#define KS_TAG_BYTES   16
+#define KS_KEY_BYTES   32
+#define KS_SUM_BYTES   32
+#define KS_HDR_MAX     (8 + 2 + 12 + KS_SALT_BYTES + KS_NONCE_BYTES + 4)
+#define KS_CERT_MAX    4096 /* bound on one stored certificate */
+#define KS_SET_MAX     1024 /* bound on one stored key set */
+#define KS_FILE_MAX                                                                                \
+    (KS_HDR_MAX + 8 + MCX_KEYSTORE_MAX_CERTS * KS_CERT_MAX +                                       \
+     MCX_KEYSTORE_MAX_KEY_SETS * KS_SET_MAX + KS_SUM_BYTES)
+#define KS_PATH_MAX 4096
+/* Limits on Argon2 parameters read from a file: a hostile file must not make open take hours
+ * or gigabytes. */
+#define KS_T_LIMIT 64u
+#define KS_M_LIMIT (4u * 1024u * 1024u) /* KiB: 4 GiB */
+#define KS_P_LIMIT 16u
+
+typedef struct ks_cert {
+    mcx_kms_certificate cert;
+    mcx_id_mode mode;
+    uint8_t fp[MCX_KEYSTORE_FP_BYTES];
+} ks_cert;
+
+struct mcx_keystore {
+    char path[KS_PATH_MAX];
+    ks_cert *certs; /* public: malloc */
+    size_t n_certs;
+    mcx_keystore_key_set *sets; /* secret: mcx_secure_alloc */
+    size_t n_sets, cap_sets;
+    char *pass; /* mcx_secure_alloc, or NULL: stored in clear */
+    size_t pass_len;
+    uint32_t t_cost, m_kib, lanes;
+};
+
+/* ---- stored forms ---- */
+
+static void wr_str(mcx_writer *w, const char *s)
+{
+    size_t n = strlen(s);
+    wr_u16(w, (uint16_t)n);
+    wr_bytes(w, s, n);
+}
+
+static mcx_status rd_str(mcx_reader *r, const char *field, char *out, size_t cap)
+{
+    uint16_t n;
+    const uint8_t *p;
+    MCX_GUARD(rd_u16(r, field, &n));
+    if ((size_t)n >= cap)
+        return rd_fail(r, MCX_E_ENCODING, "%s is %u octets (at most %zu)", field, n, cap - 1);
+    MCX_GUARD(rd_bytes(r, field, n, &p));
+    if (memchr(p, 0, n) != NULL)
+        return rd_fail(r, MCX_E_ENCODING, "%s holds a NUL", field);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return MCX_OK;
+}
+
+static mcx_status rd_flag(mcx_reader *r, const char *field, unsigned max, uint8_t *v)
+{
+    MCX_GUARD(rd_u8(r, field, v));
+    if (*v > max)
+        return rd_fail(r, MCX_E_ENCODING, "%s is %u", field, *v);
+    return MCX_OK;
+}
+
+static void cert_write(mcx_writer *w, const mcx_kms_certificate *c, mcx_id_mode mode)
+{
+    wr_str(w, c->version);
+    wr_u8(w, (uint8_t)c->role);
+    wr_u8(w, (uint8_t)c->is_security_gateway);
+    wr_u8(w, (uint8_t)(c->signed_form != 0));
+    wr_str(w, c->cert_uri);
+    wr_str(w, c->kms_uri);
+    wr_str(w, c->issuer);
+    wr_u8(w, (uint8_t)(c->has_valid_from != 0));
+    wr_u64(w, (uint64_t)(int64_t)c->valid_from);
+    wr_u8(w, (uint8_t)(c->has_valid_to != 0));
+    wr_u64(w, (uint64_t)(int64_t)c->valid_to);
+    wr_u8(w, (uint8_t)c->revoked);
+    wr_str(w, c->user_id_format);
+    wr_u64(w, c->user_key_period);
+    wr_u64(w, c->user_key_offset);
+    wr_bytes(w, c->z, sizeof c->z);
+    wr_bytes(w, c->kpak, sizeof c->kpak);
+    wr_u8(w, (uint8_t)(c->has_parameter_set != 0));
+    wr_u32(w, c->parameter_set);
+    wr_u8(w, (uint8_t)c->n_domains);
+    for (size_t i = 0; i < c->n_domains && i < MCX_KMS_MAX_DOMAINS; i++)
+        wr_str(w, c->domains[i]);
+    wr_u8(w, (uint8_t)mode);
+}
+
+static mcx_status cert_read(mcx_reader *r, mcx_kms_certificate *c, mcx_id_mode *mode)
+{
+    uint8_t v;
+    uint64_t t;
+    memset(c, 0, sizeof *c);
+    MCX_GUARD(rd_str(r, "certificate Version", c->version, sizeof c->version));
+    MCX_GUARD(rd_flag(r, "certificate Role", MCX_KMS_ROLE_EXTERNAL, &v));
+    c->role = (mcx_kms_role)v;
+    MCX_GUARD(rd_flag(r, "certificate IsSecurityGateway", MCX_KMS_TRUE, &v));
+    c->is_security_gateway = (mcx_kms_bool)v;
+    MCX_GUARD(rd_flag(r, "certificate signed form", 1, &v));
+    c->signed_form = v;
+    MCX_GUARD(rd_str(r, "CertUri", c->cert_uri, sizeof c->cert_uri));
+    MCX_GUARD(rd_str(r, "KmsUri", c->kms_uri, sizeof c->kms_uri));
+    MCX_GUARD(rd_str(r, "Issuer", c->issuer, sizeof c->issuer));
+    MCX_GUARD(rd_flag(r, "ValidFrom flag", 1, &v));
+    c->has_valid_from = v;
+    MCX_GUARD(rd_u64(r, "ValidFrom", &t));
+    c->valid_from = (time_t)(int64_t)t;
+    MCX_GUARD(rd_flag(r, "ValidTo flag", 1, &v));
+    c->has_valid_to = v;
+    MCX_GUARD(rd_u64(r, "ValidTo", &t));
+    c->valid_to = (time_t)(int64_t)t;
+    MCX_GUARD(rd_flag(r, "Revoked", MCX_KMS_TRUE, &v));
+    c->revoked = (mcx_kms_bool)v;
+    MCX_GUARD(rd_str(r, "UserIdFormat", c->user_id_format, sizeof c->user_id_format));
+    MCX_GUARD(rd_u64(r, "UserKeyPeriod", &c->user_key_period));
+    MCX_GUARD(rd_u64(r, "UserKeyOffset", &c->user_key_offset));
+    MCX_GUARD(rd_copy(r, "PubEncKey", sizeof c->z, c->z));
+    MCX_GUARD(rd_copy(r, "PubAuthKey", sizeof c->kpak, c->kpak));
+    MCX_GUARD(rd_flag(r, "ParameterSet flag", 1, &v));
+    c->has_parameter_set = v;
+    MCX_GUARD(rd_u32(r, "ParameterSet", &c->parameter_set));
+    MCX_GUARD(rd_flag(r, "KmsDomain count", MCX_KMS_MAX_DOMAINS, &v));
+    c->n_domains = v;
+    for (size_t i = 0; i < c->n_domains; i++)
+        MCX_GUARD(rd_str(r, "KmsDomain", c->domains[i], sizeof c->domains[i]));
+    MCX_GUARD(rd_flag(r, "identity mode", MCX_ID_HEX_STRING, &v));
+    *mode = (mcx_id_mode)v;
+    if (c->kms_uri[0] == '\0' || c->user_key_period == 0)
+        return rd_fail(r, MCX_E_ENCODING, "certificate without KmsUri or key period");
+    return MCX_OK;
+}
+
+static void set_write(mcx_writer *w, const mcx_keystore_key_set *s)
+{
+    wr_str(w, s->user_uri);
+    wr_str(w, s->kms_uri);
+    wr_u64(w, s->period_no);
+    wr_bytes(w, s->uid, sizeof s->uid);
+    wr_u8(w, (uint8_t)(s->has_valid_from != 0));
+    wr_u64(w, (uint64_t)(int64_t)s->valid_from);
+    wr_u8(w, (uint8_t)(s->has_valid_to != 0));
+    wr_u64(w, (uint64_t)(int64_t)s->valid_to);
+    wr_bytes(w, s->ssk, sizeof s->ssk);
+    wr_bytes(w, s->pvt, sizeof s->pvt);
+    wr_bytes(w, s->rsk, sizeof s->rsk);
+}
+
+static mcx_status set_read(mcx_reader *r, mcx_keystore_key_set *s)
+{
+    uint8_t v;
+    uint64_t t;
+    MCX_GUARD(rd_str(r, "key set UserUri", s->user_uri, sizeof s->user_uri));
+    MCX_GUARD(rd_str(r, "key set KmsUri", s->kms_uri, sizeof s->kms_uri));
+    MCX_GUARD(rd_u64(r, "KeyPeriodNo", &s->period_no));
+    MCX_GUARD(rd_copy(r, "UserID", sizeof s->uid, s->uid));
+    MCX_GUARD(rd_flag(r, "ValidFrom flag", 1, &v));
+    s->has_valid_from = v;
+    MCX_GUARD(rd_u64(r, "ValidFrom", &t));
+    s->valid_from = (time_t)(int64_t)t;
+    MCX_GUARD(rd_flag(r, "ValidTo flag", 1, &v));
+    s->has_valid_to = v;
+    MCX_GUARD(rd_u64(r, "ValidTo", &t));
+    s->valid_to = (time_t)(int64_t)t;
+    MCX_GUARD(rd_copy(r, "SSK", sizeof s->ssk, s->ssk));
+    MCX_GUARD(rd_copy(r, "PVT", sizeof s->pvt, s->pvt));
+    MCX_GUARD(rd_copy(r, "RSK", sizeof s->rsk, s->rsk));
+    return MCX_OK;
+}
+
+void mcx_keystore_cert_fingerprint(const mcx_kms_certificate *cert, mcx_id_mode mode,
+                                   uint8_t fp[MCX_KEYSTORE_FP_BYTES])
+{
+    uint8_t buf[KS_CERT_MAX];
+    mcx_writer w;
+    wr_init(&w, buf, sizeof buf);
+    cert_write(&w, cert, mode);
+    SHA256(buf, wr_len(&w), fp);
+}
+
+/* ---- file system ---- */
+
+mcx_status mcx_keystore_default_path(char *path, size_t cap)
+{
+    char tok[KS_PATH_MAX];
+    MCX_GUARD(mcx_tokens_path(NULL, tok, sizeof tok));
+    char *slash = strrchr(tok, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    int n = snprintf(path, cap, "%s/keystore.bin", slash != NULL ? tok : ".");
+    if (n < 0 || (size_t)n >= cap)
+        return MCX_FAIL(MCX_E_ARG, "keystore: path longer than %zu", cap - 1);
+    return MCX_OK;
+}
+
+static void dir_of(const char *path, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(dir, cap, ".");
+}
+
+/* The folder must be ours and closed to others: whoever can write to it can swap the file. */
+static mcx_status check_dir(const char *dir, int *exists)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno == ENOENT && exists != NULL) {
+            *exists = 0;
+            return MCX_OK;
+        }
+        return MCX_FAIL(MCX_E_IO, "keystore: '%s': %s", dir, strerror(errno));
+    }
+    if (exists != NULL)
+        *exists = 1;
+    if (!S_ISDIR(sb.st_mode))
+        return MCX_FAIL(MCX_E_IO, "keystore: '%s' is not a folder", dir);
+    if (sb.st_uid != geteuid() || (sb.st_mode & 0077) != 0)
+        return MCX_FAIL(MCX_E_DENIED,
+                        "keystore: folder '%s' has mode %03o (or another owner); it must be 0700 "
+                        "and yours",
+                        dir, (unsigned)(sb.st_mode & 0777));
+    return MCX_OK;
+}
+
+static mcx_status make_dirs(char *dir)
+{
+    struct stat sb;
+    if (stat(dir, &sb) == 0)
+        return S_ISDIR(sb.st_mode) ? MCX_OK
+                                   : MCX_FAIL(MCX_E_IO, "keystore: '%s' is not a folder", dir);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        mcx_status st = make_dirs(dir);
+        *slash = '/';
+        MCX_GUARD(st);
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return MCX_FAIL(MCX_E_IO, "keystore: cannot create '%s': %s", dir, strerror(errno));
+    return MCX_OK;
+}
+
+/* ---- sealing ---- */
+
+static mcx_status derive_key(const char *pass, size_t pass_len, uint32_t t, uint32_t m, uint32_t p,
+                             const uint8_t salt[KS_SALT_BYTES], uint8_t key[KS_KEY_BYTES])
+{
+    /* RFC 9106 Argon2id: the passphrase is the only secret; salt and costs are in the header */
+    int rc = argon2id_hash_raw(t, m, p, pass, pass_len, salt, KS_SALT_BYTES, key, KS_KEY_BYTES);
+    if (rc != ARGON2_OK)
+        return MCX_FAIL(rc == ARGON2_MEMORY_ALLOCATION_ERROR ? MCX_E_NOMEM : MCX_E_INTERNAL,
+                        "keystore: Argon2id failed: %s", argon2_error_message(rc));
+    return MCX_OK;
+}
+
+/* AES-256-GCM (NIST SP 800-38D) over in[0..n) into out, with aad; enc 1 seals (writes tag),
+ * enc 0 opens (checks tag). */
+static mcx_status gcm(int enc, const uint8_t key[KS_KEY_BYTES], const uint8_t nonce[KS_NONCE_BYTES],
+                      const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t n, uint8_t *out,
+                      uint8_t tag[KS_TAG_BYTES])
+{
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (c == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    mcx_status st = MCX_OK;
+    int len = 0, ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
+                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, KS_NONCE_BYTES, NULL) == 1 &&
+                      EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
+                      (aad_len > INT32_MAX ? 0 : 1) &&
+                      EVP_CipherUpdate(c, NULL, &len, aad, (int)aad_len) == 1 &&
+                      (n == 0 || EVP_CipherUpdate(c, out, &len, in, (int)n) == 1);
+    if (ok && !enc)
+        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, KS_TAG_BYTES, tag) == 1;
+    if (!ok) {
+        st = MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM setup failed");
+    } else if (EVP_CipherFinal_ex(c, out + n, &len) != 1) {
+        st = enc ? MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM failed")
+                 : MCX_FAIL(MCX_E_TAG_INVALID,
+                            "keystore: wrong passphrase, or the file was altered");
+    } else if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, KS_TAG_BYTES, tag) != 1) {
+        st = MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM tag failed");
+    }
+    EVP_CIPHER_CTX_free(c);
+    return st;
+}
+
+/* ---- keystore object ---- */
+
+static mcx_keystore *ks_new(const char *path)
+{
+    mcx_keystore *ks = calloc(1, sizeof *ks);
+    if (ks == NULL)
+        return NULL;
+    snprintf(ks->path, sizeof ks->path, "%s", path);
+    ks->t_cost = MCX_KEYSTORE_ARGON2_T;
+    ks->m_kib = MCX_KEYSTORE_ARGON2_M;
+    ks->lanes = MCX_KEYSTORE_ARGON2_P;
+    return ks;
+}
+
+void mcx_keystore_free(mcx_keystore *ks)
+{
+    if (ks == NULL)
+        return;
+    mcx_secure_free(ks->sets);
+    mcx_secure_free(ks->pass);
+    if (ks->certs != NULL) {
+        mcx_memzero(ks->certs, ks->n_certs * sizeof *ks->certs);
+        free(ks->certs);
+    }
+    mcx_memzero(ks, sizeof *ks);
+    free(ks);
+}
+
+int mcx_keystore_sealed(const mcx_keystore *ks)
+{
+    return ks != NULL && ks->pass != NULL;
+}
+
+static mcx_status reserve_sets(mcx_keystore *ks, size_t need)
+{
+    if (need <= ks->cap_sets)
+        return MCX_OK;
+    if (need > MCX_KEYSTORE_MAX_KEY_SETS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d key sets", MCX_KEYSTORE_MAX_KEY_SETS);
+    size_t cap = ks->cap_sets == 0 ? 8 : ks->cap_sets * 2;
+    while (cap < need)
+        cap *= 2;
+    if (cap > MCX_KEYSTORE_MAX_KEY_SETS)
+        cap = MCX_KEYSTORE_MAX_KEY_SETS;
+    mcx_keystore_key_set *n = mcx_secure_alloc(cap * sizeof *n);
+    if (n == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    if (ks->sets != NULL)
+        memcpy(n, ks->sets, ks->n_sets * sizeof *n);
+    mcx_secure_free(ks->sets);
+    ks->sets = n;
+    ks->cap_sets = cap;
+    return MCX_OK;
+}
+
+static mcx_status add_cert(mcx_keystore *ks, const mcx_kms_certificate *cert, mcx_id_mode mode)
+{
+    if (ks->n_certs >= MCX_KEYSTORE_MAX_CERTS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d KMS certificates",
+                        MCX_KEYSTORE_MAX_CERTS);
+    ks_cert *n = realloc(ks->certs, (ks->n_certs + 1) * sizeof *n);
+    if (n == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    ks->certs = n;
+    n[ks->n_certs].cert = *cert;
+    n[ks->n_certs].mode = mode;
+    mcx_keystore_cert_fingerprint(cert, mode, n[ks->n_certs].fp);
+    ks->n_certs++;
+    return MCX_OK;
+}
+
+static ks_cert *find_cert(const mcx_keystore *ks, const char *kms_uri)
+{
+    for (size_t i = 0; i < ks->n_certs; i++)
+        if (strcmp(ks->certs[i].cert.kms_uri, kms_uri) == 0)
+            return &ks->certs[i];
+    return NULL;
+}
+
+static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len)
+{
+    mcx_reader r;
+    rd_init(&r, body, len, "keystore");
+    uint32_t nc, ns;
+    MCX_GUARD(rd_u32(&r, "certificate count", &nc));
+    if (nc > MCX_KEYSTORE_MAX_CERTS)
+        return rd_fail(&r, MCX_E_ENCODING, "%u certificates", nc);
+    for (uint32_t i = 0; i < nc; i++) {
+        mcx_kms_certificate c;
+        mcx_id_mode mode;
+        MCX_GUARD(cert_read(&r, &c, &mode));
+        if (find_cert(ks, c.kms_uri) != NULL)
+            return rd_fail(&r, MCX_E_ENCODING, "KmsUri pinned twice");
+        MCX_GUARD(add_cert(ks, &c, mode));
+    }
+    MCX_GUARD(rd_u32(&r, "key set count", &ns));
+    if (ns > MCX_KEYSTORE_MAX_KEY_SETS)
+        return rd_fail(&r, MCX_E_ENCODING, "%u key sets", ns);
+    MCX_GUARD(reserve_sets(ks, ns));
+    for (uint32_t i = 0; i < ns; i++) {
+        MCX_GUARD(set_read(&r, &ks->sets[ks->n_sets]));
+        ks->n_sets++;
+        if (find_cert(ks, ks->sets[ks->n_sets - 1].kms_uri) == NULL)
+            return rd_fail(&r, MCX_E_ENCODING, "a key set of a KMS that is not pinned");
+    }
+    return rd_end(&r);
+}
+
+/* Read the whole file (at most KS_FILE_MAX) into locked memory: a clear file holds keys. */
+static mcx_status read_file(int fd, const char *path, uint8_t **out, size_t *out_len)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return MCX_FAIL(MCX_E_IO, "keystore: '%s' is not a regular file", path);
+    /* like ssh with its keys: secrets others could have read are not used */
+    if (sb.st_uid != geteuid() || (sb.st_mode & 0077) != 0)
+        return MCX_FAIL(MCX_E_DENIED,
+                        "keystore: '%s' has mode %03o (or another owner); it must be 0600 and "
+                        "yours",
+                        path, (unsigned)(sb.st_mode & 0777));
+    if (sb.st_size > (off_t)KS_FILE_MAX)
+        return MCX_FAIL(MCX_E_ENCODING, "keystore: '%s' is larger than %u octets", path,
+                        (unsigned)KS_FILE_MAX);
+    size_t n = (size_t)sb.st_size, got = 0;
+    uint8_t *buf = mcx_secure_alloc(n + 1);
+    if (buf == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            mcx_secure_free(buf);
+            return MCX_FAIL(MCX_E_IO, "keystore: reading '%s' failed", path);
+        }
+        got += (size_t)r;
+    }
+    *out = buf;
+    *out_len = n;
+    return MCX_OK;
+}
+
+static mcx_status decode_file(mcx_keystore *ks, const uint8_t *file, size_t n)
+{
+    mcx_reader r;
+    rd_init(&r, file, n, "keystore");
+    const uint8_t *magic;
+    uint8_t version, prot;
+    MCX_GUARD(rd_bytes(&r, "magic", 8, &magic));
+    if (memcmp(magic, KS_MAGIC, 8) != 0)
+        return MCX_FAIL(MCX_E_ENCODING, "keystore: not a keystore file (bad magic)");
+    MCX_GUARD(rd_u8(&r, "version", &version));
+    if (version != KS_VERSION)
+        return MCX_FAIL(MCX_E_UNSUPPORTED, "keystore: version %u (this build reads %d)", version,
+                        KS_VERSION);
+    MCX_GUARD(rd_u8(&r, "protection", &prot));
+    if (prot != KS_CLEAR && prot != KS_SEALED)
+        return rd_fail(&r, MCX_E_ENCODING, "protection is %u", prot);
+    uint32_t t = 0, m = 0, p = 0, body_len;
+    const uint8_t *salt = NULL, *nonce = NULL, *body, *trailer;
+    if (prot == KS_SEALED) {
+        MCX_GUARD(rd_u32(&r, "Argon2 t_cost", &t));
+        MCX_GUARD(rd_u32(&r, "Argon2 m_cost", &m));
+        MCX_GUARD(rd_u32(&r, "Argon2 lanes", &p));
+        MCX_GUARD(rd_bytes(&r, "salt", KS_SALT_BYTES, &salt));
+        MCX_GUARD(rd_bytes(&r, "nonce", KS_NONCE_BYTES, &nonce));
+    }
+    MCX_GUARD(rd_u32(&r, "body length", &body_len));
+    size_t hdr_len = rd_offset(&r);
+    MCX_GUARD(rd_bytes(&r, "body", body_len, &body));
+    MCX_GUARD(rd_bytes(&r, "trailer", prot == KS_SEALED ? KS_TAG_BYTES : KS_SUM_BYTES, &trailer));
+    MCX_GUARD(rd_end(&r));
+
+    if (prot == KS_CLEAR) {
+        uint8_t sum[KS_SUM_BYTES];
+        SHA256(file, hdr_len + body_len, sum);
+        if (!mcx_ct_equal(sum, trailer, KS_SUM_BYTES))
+            return MCX_FAIL(MCX_E_ENCODING, "keystore: checksum mismatch (file corrupted)");
+        return parse_body(ks, body, body_len);
+    }
+    if (ks->pass == NULL)
+        return MCX_FAIL(MCX_E_DENIED, "keystore: '%s' is sealed with a passphrase", ks->path);
+    if (t == 0 || t > KS_T_LIMIT || p == 0 || p > KS_P_LIMIT || m < 8 * p || m > KS_M_LIMIT)
+        return MCX_FAIL(MCX_E_UNSUPPORTED,
+                        "keystore: Argon2id parameters t=%u m=%u KiB p=%u beyond the limits", t, m,
+                        p);
+    uint8_t *key = mcx_secure_alloc(KS_KEY_BYTES + (size_t)body_len + 16);
+    if (key == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    uint8_t *plain = key + KS_KEY_BYTES;
+    uint8_t tag[KS_TAG_BYTES];
+    memcpy(tag, trailer, sizeof tag);
+    mcx_status st = derive_key(ks->pass, ks->pass_len, t, m, p, salt, key);
+    if (st == MCX_OK)
+        st = gcm(0, key, nonce, file, hdr_len, body, body_len, plain, tag);
+    if (st == MCX_OK) {
+        /* later saves keep the file's costs unless changed with mcx_keystore_set_kdf */
+        ks->t_cost = t;
+        ks->m_kib = m;
+        ks->lanes = p;
+        st = parse_body(ks, plain, body_len);
+    }
+    mcx_secure_free(key);
+    return st;
+}
+
+mcx_status mcx_keystore_open(mcx_keystore **out, const char *path, const char *passphrase,
+                             size_t pass_len, unsigned flags)
+{
+    if (out == NULL || path == NULL || path[0] == '\0' || (passphrase == NULL && pass_len != 0))
+        return MCX_FAIL(MCX_E_ARG, "keystore: no path");
+    *out = NULL;
+    if (strlen(path) >= KS_PATH_MAX - 16)
+        return MCX_FAIL(MCX_E_ARG, "keystore: path too long");
+    mcx_keystore *ks = ks_new(path);
+    if (ks == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    if (passphrase != NULL) {
+        ks->pass = mcx_secure_alloc(pass_len + 1);
+        if (ks->pass == NULL) {
+            mcx_keystore_free(ks);
+            return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+        }
+        memcpy(ks->pass, passphrase, pass_len);
+        ks->pass_len = pass_len;
+    }
+    char dir[KS_PATH_MAX];
+    dir_of(path, dir, sizeof dir);
+    int dir_exists = 0;
+    mcx_status st = check_dir(dir, &dir_exists);
+    if (st != MCX_OK)
+        goto fail;
+    int fd = dir_exists ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        if ((!dir_exists || errno == ENOENT) && (flags & MCX_KEYSTORE_CREATE)) {
+            *out = ks;
+            return MCX_OK;
+        }
+        st = !dir_exists || errno == ENOENT
+                 ? MCX_FAIL(MCX_E_NOT_FOUND, "keystore: '%s' does not exist", path)
+                 : MCX_FAIL(MCX_E_IO, "keystore: cannot open '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    uint8_t *file = NULL;
+    size_t n = 0;
+    st = read_file(fd, path, &file, &n);
+    close(fd);
+    if (st != MCX_OK)
+        goto fail;
+    st = decode_file(ks, file, n);
+    mcx_secure_free(file);
+    if (st != MCX_OK)
+        goto fail;
+    *out = ks;
+    return MCX_OK;
+fail:
+    mcx_keystore_free(ks);
+    return st;
+}
+
+mcx_status mcx_keystore_set_kdf(mcx_keystore *ks, uint32_t t_cost, uint32_t m_kib, uint32_t p)
+{
+    if (ks == NULL || t_cost == 0 || t_cost > KS_T_LIMIT || p == 0 || p > KS_P_LIMIT ||
+        m_kib < 8 * p || m_kib > KS_M_LIMIT)
+        return MCX_FAIL(MCX_E_ARG, "keystore: Argon2id parameters t=%u m=%u KiB p=%u refused",
+                        t_cost, m_kib, p);
+    ks->t_cost = t_cost;
+    ks->m_kib = m_kib;
+    ks->lanes = p;
+    return MCX_OK;
+}
+
+static mcx_status write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
+{
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(fd, p + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return MCX_FAIL(MCX_E_IO, "keystore: writing '%s': %s", tmp, strerror(errno));
+        off += (size_t)w;
+    }
+    return MCX_OK;
+}
+
+/* Temporary file in the same folder (mkstemp: O_EXCL, mode 0600), fsync, rename over the old
+ * file, fsync the folder: a reader sees the old or the new file, never half of one. */
+static mcx_status replace_file(const char *path, const char *dir, const uint8_t *data, size_t n)
+{
+    char tmp[KS_PATH_MAX + 16];
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return MCX_FAIL(MCX_E_IO, "keystore: cannot create a file in '%s': %s", dir,
+                        strerror(errno));
+    mcx_status st = MCX_OK;
+    if (fchmod(fd, 0600) != 0) {
+        st = MCX_FAIL(MCX_E_IO, "keystore: chmod: %s", strerror(errno));
+        goto fail;
+    }
+    MCX_GUARD_GOTO(st, write_all(fd, data, n, tmp), fail);
+    if (fsync(fd) != 0) {
+        st = MCX_FAIL(MCX_E_IO, "keystore: fsync: %s", strerror(errno));
+        goto fail;
+    }
+    int rc = close(fd);
+    fd = -1;
+    if (rc != 0) {
+        st = MCX_FAIL(MCX_E_IO, "keystore: close: %s", strerror(errno));
+        goto fail;
+    }
+    if (rename(tmp, path) != 0) {
+        st = MCX_FAIL(MCX_E_IO, "keystore: rename to '%s': %s", path, strerror(errno));
+        goto fail;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    return MCX_OK;
+fail:
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return st;
+}
+
+mcx_status mcx_keystore_save(mcx_keystore *ks)
+{
+    if (ks == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: none");
+    char dir[KS_PATH_MAX];
+    dir_of(ks->path, dir, sizeof dir);
+    MCX_GUARD(make_dirs(dir));
+    MCX_GUARD(check_dir(dir, NULL));
+
+    size_t body_cap = 8 + ks->n_certs * KS_CERT_MAX + ks->n_sets * KS_SET_MAX;
+    size_t cap = KS_HDR_MAX + 2 * body_cap + KS_SUM_BYTES + KS_KEY_BYTES + 16;
+    /* one locked buffer: [file: header | body | trailer] [plain body] [key] */
+    uint8_t *mem = mcx_secure_alloc(cap);
+    if (mem == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    uint8_t *plain = mem + KS_HDR_MAX + body_cap + KS_SUM_BYTES + 16;
+    uint8_t *key = plain + body_cap;
+    mcx_status st = MCX_OK;
+
+    mcx_writer bw;
+    wr_init(&bw, plain, body_cap);
+    wr_u32(&bw, (uint32_t)ks->n_certs);
+    for (size_t i = 0; i < ks->n_certs; i++)
+        cert_write(&bw, &ks->certs[i].cert, ks->certs[i].mode);
+    wr_u32(&bw, (uint32_t)ks->n_sets);
+    for (size_t i = 0; i < ks->n_sets; i++)
+        set_write(&bw, &ks->sets[i]);
+    MCX_GUARD_GOTO(st, wr_status(&bw, "keystore body"), out);
+    size_t body_len = wr_len(&bw);
+
+    mcx_writer w;
+    wr_init(&w, mem, KS_HDR_MAX + body_cap + KS_SUM_BYTES);
+    wr_bytes(&w, KS_MAGIC, 8);
+    wr_u8(&w, KS_VERSION);
+    wr_u8(&w, ks->pass != NULL ? KS_SEALED : KS_CLEAR);
+    uint8_t salt[KS_SALT_BYTES], nonce[KS_NONCE_BYTES], tag[KS_TAG_BYTES];
+    if (ks->pass != NULL) {
+        MCX_GUARD_GOTO(st, mcx_random(salt, sizeof salt), out);
+        MCX_GUARD_GOTO(st, mcx_random(nonce, sizeof nonce), out);
+        wr_u32(&w, ks->t_cost);
+        wr_u32(&w, ks->m_kib);
+        wr_u32(&w, ks->lanes);
+        wr_bytes(&w, salt, sizeof salt);
+        wr_bytes(&w, nonce, sizeof nonce);
+    }
+    wr_u32(&w, (uint32_t)body_len);
+    size_t hdr_len = wr_len(&w);
+    MCX_GUARD_GOTO(st, wr_status(&w, "keystore header"), out);
+    if (ks->pass != NULL) {
+        MCX_GUARD_GOTO(
+            st, derive_key(ks->pass, ks->pass_len, ks->t_cost, ks->m_kib, ks->lanes, salt, key),
+            out);
+        MCX_GUARD_GOTO(st, gcm(1, key, nonce, mem, hdr_len, plain, body_len, mem + hdr_len, tag),
+                       out);
+        w.pos += body_len;
+        wr_bytes(&w, tag, sizeof tag);
+    } else {
+        wr_bytes(&w, plain, body_len);
+        uint8_t sum[KS_SUM_BYTES];
+        SHA256(mem, wr_len(&w), sum);
+        wr_bytes(&w, sum, sizeof sum);
+    }
+    MCX_GUARD_GOTO(st, wr_status(&w, "keystore file"), out);
+    st = replace_file(ks->path, dir, mem, wr_len(&w));
+out:
+    mcx_secure_free(mem);
+    return st;
+}
+
+/* ---- certificates ---- */
+
+static void fp_hex(const uint8_t fp[MCX_KEYSTORE_FP_BYTES], char out[17])
+{
+    mcx_hex_encode(fp, 8, out); /* the first 8 octets: enough to tell them apart in a message */
+}
+
+mcx_status mcx_keystore_check_pinned(const mcx_keystore *ks, const mcx_kms_certificate *cert,
+                                     mcx_id_mode mode)
+{
+    if (ks == NULL || cert == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no certificate");
+    const ks_cert *have = find_cert(ks, cert->kms_uri);
+    if (have == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no certificate pinned for this KMS");
+    uint8_t fp[MCX_KEYSTORE_FP_BYTES];
+    mcx_keystore_cert_fingerprint(cert, mode, fp);
+    if (memcmp(fp, have->fp, sizeof fp) != 0) {
+        char a[17], b[17];
+        fp_hex(have->fp, a);
+        fp_hex(fp, b);
+        return MCX_FAIL(MCX_E_DENIED,
+                        "keystore: the KMS certificate changed (pinned %s..., offered %s...); "
+                        "re-pin it explicitly if the change is expected",
+                        a, b);
+    }
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_pin(mcx_keystore *ks, const mcx_kms_certificate *cert, mcx_id_mode mode,
+                            int repin)
+{
+    if (ks == NULL || cert == NULL || cert->kms_uri[0] == '\0')
+        return MCX_FAIL(MCX_E_ARG, "keystore: certificate without KmsUri");
+    if (strcmp(cert->user_id_format, "2") != 0 || cert->user_key_period == 0)
+        return MCX_FAIL(MCX_E_ARG,
+                        "keystore: certificate with UserIdFormat '%.16s' or key period 0 "
+                        "(only format 2 is supported)",
+                        cert->user_id_format);
+    if (mode != MCX_ID_RAW && mode != MCX_ID_HEX_STRING)
+        return MCX_FAIL(MCX_E_ARG, "keystore: identity mode %d", (int)mode);
+    mcx_status st = mcx_keystore_check_pinned(ks, cert, mode);
+    if (st == MCX_OK)
+        return MCX_OK;
+    if (st == MCX_E_NOT_FOUND)
+        return add_cert(ks, cert, mode);
+    if (st != MCX_E_DENIED || !repin)
+        return st;
+    /* re-pin: the old master keys are gone, and with them every key set they issued */
+    ks_cert *have = find_cert(ks, cert->kms_uri);
+    have->cert = *cert;
+    have->mode = mode;
+    mcx_keystore_cert_fingerprint(cert, mode, have->fp);
+    size_t k = 0;
+    for (size_t i = 0; i < ks->n_sets; i++) {
+        if (strcmp(ks->sets[i].kms_uri, cert->kms_uri) == 0)
+            continue;
+        if (k != i)
+            ks->sets[k] = ks->sets[i];
+        k++;
+    }
+    mcx_memzero(ks->sets + k, (ks->n_sets - k) * sizeof *ks->sets);
+    ks->n_sets = k;
+    mcx_clear_error();
+    return MCX_OK;
+}
+
+size_t mcx_keystore_cert_count(const mcx_keystore *ks)
+{
+    return ks != NULL ? ks->n_certs : 0;
+}
+
+mcx_status mcx_keystore_cert_at(const mcx_keystore *ks, size_t i, mcx_kms_certificate *cert,
+                                mcx_id_mode *mode, uint8_t fp[MCX_KEYSTORE_FP_BYTES])
+{
+    if (ks == NULL || i >= ks->n_certs)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no certificate %zu", i);
+    if (cert != NULL)
+        *cert = ks->certs[i].cert;
+    if (mode != NULL)
+        *mode = ks->certs[i].mode;
+    if (fp != NULL)
+        memcpy(fp, ks->certs[i].fp, MCX_KEYSTORE_FP_BYTES);
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_get_cert(const mcx_keystore *ks, const char *kms_uri,
+                                 mcx_kms_certificate *cert, mcx_id_mode *mode)
+{
+    if (ks == NULL || kms_uri == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no KmsUri");
+    const ks_cert *c = find_cert(ks, kms_uri);
+    if (c == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no certificate pinned for KMS '%.200s'",
+                        kms_uri);
+    if (cert != NULL)
+        *cert = c->cert;
+    if (mode != NULL)
+        *mode = c->mode;
+    return MCX_OK;
+}
+
+void mcx_keystore_cert_to_mikey(const mcx_kms_certificate *cert, mcx_id_mode mode,
+                                mcx_kms_cert *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->uri, sizeof out->uri, "%s", cert->kms_uri);
+    memcpy(out->Z, cert->z, sizeof out->Z);
+    memcpy(out->kpak, cert->kpak, sizeof out->kpak);
+    out->key_period = cert->user_key_period;
+    out->key_offset = cert->user_key_offset;
+    out->id_mode = mode;
+}
+
+/* ---- key sets ---- */
+
+mcx_status mcx_keystore_validate_key_set(const mcx_kms_certificate *cert, mcx_id_mode mode,
+                                         const mcx_keystore_key_set *set)
+{
+    if (cert == NULL || set == NULL || set->user_uri[0] == '\0')
+        return MCX_FAIL(MCX_E_ARG, "keystore: no key set");
+    if (strcmp(set->kms_uri, cert->kms_uri) != 0)
+        return MCX_FAIL(MCX_E_DENIED, "key set: KmsUri '%.200s' is not the certificate's",
+                        set->kms_uri);
+    /* TS 33.180 F.2.1: the UID binds the user, the KMS and the key period */
+    uint8_t uid[MCX_UID_BYTES];
+    MCX_GUARD(mcx_uid_format2(set->user_uri, cert->kms_uri, cert->user_key_period,
+                              cert->user_key_offset, set->period_no, uid));
+    if (memcmp(uid, set->uid, sizeof uid) != 0)
+        return MCX_FAIL(MCX_E_KEY_INVALID,
+                        "key set: UserID is not UID format 2 of the user, KMS and period %llu",
+                        (unsigned long long)set->period_no);
+    uint8_t id[MCX_ID_MAX_BYTES];
+    size_t id_len = mcx_identity_from_uid(uid, mode, id);
+    mcx_status st = mcx_eccsi_validate(cert->kpak, id, id_len, set->ssk, set->pvt, NULL);
+    if (st != MCX_OK)
+        return MCX_FAIL(st, "key set: SSK/PVT of period %llu refused (RFC 6507 5.1.2): %s",
+                        (unsigned long long)set->period_no, mcx_last_error());
+    st = mcx_sakke_validate_rsk(cert->z, id, id_len, set->rsk);
+    if (st != MCX_OK)
+        return MCX_FAIL(st, "key set: RSK of period %llu refused (RFC 6508 6.1.2): %s",
+                        (unsigned long long)set->period_no, mcx_last_error());
+    return MCX_OK;
+}
+
+static mcx_keystore_key_set *find_set(const mcx_keystore *ks, const char *user, const char *kms,
+                                      uint64_t period)
+{
+    for (size_t i = 0; i < ks->n_sets; i++)
+        if (ks->sets[i].period_no == period && strcmp(ks->sets[i].user_uri, user) == 0 &&
+            strcmp(ks->sets[i].kms_uri, kms) == 0)
+            return &ks->sets[i];
+    return NULL;
+}
+
+mcx_status mcx_keystore_put_key_set(mcx_keystore *ks, const mcx_keystore_key_set *set)
+{
+    if (find_cert(ks, set->kms_uri) == NULL)
+        return MCX_FAIL(MCX_E_UNKNOWN_PEER, "keystore: no certificate pinned for KMS '%.200s'",
+                        set->kms_uri);
+    mcx_keystore_key_set *slot = find_set(ks, set->user_uri, set->kms_uri, set->period_no);
+    if (slot == NULL) {
+        MCX_GUARD(reserve_sets(ks, ks->n_sets + 1));
+        slot = &ks->sets[ks->n_sets++];
+    }
+    *slot = *set;
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_add_key_set(mcx_keystore *ks, const mcx_keystore_key_set *set)
+{
+    if (ks == NULL || set == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no key set");
+    const ks_cert *c = find_cert(ks, set->kms_uri);
+    if (c == NULL)
+        return MCX_FAIL(MCX_E_UNKNOWN_PEER, "keystore: no certificate pinned for KMS '%.200s'",
+                        set->kms_uri);
+    MCX_GUARD(mcx_keystore_validate_key_set(&c->cert, c->mode, set));
+    return mcx_keystore_put_key_set(ks, set);
+}
+
+mcx_status mcx_keystore_get_key_set(const mcx_keystore *ks, const char *user_uri,
+                                    const char *kms_uri, uint64_t ntp_seconds,
+                                    const mcx_keystore_key_set **out)
+{
+    if (ks == NULL || user_uri == NULL || out == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no user");
+    *out = NULL;
+    if (kms_uri == NULL) {
+        for (size_t i = 0; i < ks->n_sets; i++) {
+            if (strcmp(ks->sets[i].user_uri, user_uri) != 0)
+                continue;
+            if (kms_uri != NULL && strcmp(kms_uri, ks->sets[i].kms_uri) != 0)
+                return MCX_FAIL(MCX_E_ARG,
+                                "keystore: '%.200s' has key sets of several KMSs; name one",
+                                user_uri);
+            kms_uri = ks->sets[i].kms_uri;
+        }
+        if (kms_uri == NULL)
+            return MCX_FAIL(MCX_E_NO_KEY, "keystore: no key set held for '%.200s'", user_uri);
+    }
+    const ks_cert *c = find_cert(ks, kms_uri);
+    if (c == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no certificate pinned for KMS '%.200s'",
+                        kms_uri);
+    uint64_t period =
+        mcx_key_period_no(ntp_seconds, c->cert.user_key_period, c->cert.user_key_offset);
+    const mcx_keystore_key_set *s = find_set(ks, user_uri, kms_uri, period);
+    if (s == NULL)
+        return MCX_FAIL(MCX_E_NO_KEY, "keystore: no key set for '%.200s' in key period %llu",
+                        user_uri, (unsigned long long)period);
+    *out = s;
+    return MCX_OK;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const mcx_keystore_entry *x = a, *y = b;
+    int c = strcmp(x->user_uri, y->user_uri);
+    if (c == 0)
+        c = strcmp(x->kms_uri, y->kms_uri);
+    if (c == 0)
+        c = x->period_no < y->period_no ? -1 : x->period_no > y->period_no;
+    return c;
+}
+
+void mcx_keystore_list(const mcx_keystore *ks, mcx_keystore_entry *out, size_t cap, size_t *n)
+{
+    size_t total = ks != NULL ? ks->n_sets : 0;
+    if (n != NULL)
+        *n = total;
+    if (out == NULL || cap == 0)
+        return;
+    mcx_keystore_entry *all = calloc(total > 0 ? total : 1, sizeof *all);
+    if (all == NULL)
+        return;
+    for (size_t i = 0; i < total; i++) {
+        const mcx_keystore_key_set *s = &ks->sets[i];
+        memcpy(all[i].user_uri, s->user_uri, sizeof all[i].user_uri);
+        memcpy(all[i].kms_uri, s->kms_uri, sizeof all[i].kms_uri);
+        all[i].period_no = s->period_no;
+        memcpy(all[i].uid, s->uid, sizeof all[i].uid);
+        all[i].has_valid_from = s->has_valid_from;
+        all[i].has_valid_to = s->has_valid_to;
+        all[i].valid_from = s->valid_from;
+        all[i].valid_to = s->valid_to;
+    }
+    qsort(all, total, sizeof *all, entry_cmp);
+    memcpy(out, all, (total < cap ? total : cap) * sizeof *all);
+    free(all);
+}
+
+mcx_status mcx_keystore_mikey_view(const mcx_keystore *ks, const char *user_uri,
+                                   const char *kms_uri, uint64_t ntp_seconds, mcx_kms_cert *kms,
+                                   const mcx_keystore_key_set **set)
+{
+    if (kms == NULL || set == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no output");
+    MCX_GUARD(mcx_keystore_get_key_set(ks, user_uri, kms_uri, ntp_seconds, set));
+    const ks_cert *c = find_cert(ks, (*set)->kms_uri);
+    mcx_keystore_cert_to_mikey(&c->cert, c->mode, kms);
+    return MCX_OK;
+}
