@@ -35,7 +35,7 @@ extern "C" {
  *   "tls_cert": "cert.pem", "tls_key": "key.pem",    PEM files (required: HTTPS only)
  *   "store": "sqlite:/var/lib/mcxsec/idms.db",       or "postgresql://..."
  *   "access_token_ttl": 3600, "id_token_ttl": 3600, "refresh_token_ttl": 2592000,
- *   "code_ttl": 60, "threads": 2,
+ *   "code_ttl": 60, "threads": 2, "per_ip_connections": 64,
  *   "login_throttle": {"max_failures": 5, "window": 300, "lockout": 300},
  *   "exchange_audiences": ["https://idms.fire.example:8443"],   partners this (primary) IdMS
  *                                                     issues ID tokens for

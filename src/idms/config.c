@@ -120,6 +120,7 @@ static const int_setting int_settings[] = {
     {"refresh_token_ttl", offsetof(mcx_idms_config, refresh_token_ttl), 0, 1, 86400 * 365},
     {"code_ttl", offsetof(mcx_idms_config, code_ttl), 0, 1, 600},
     {"threads", offsetof(mcx_idms_config, threads), 1, 1, 256},
+    {"per_ip_connections", offsetof(mcx_idms_config, per_ip_connections), 1, 1, 1000},
 };
 
 static void int_setting_store(mcx_idms_config *cfg, const int_setting *is, int64_t v)
@@ -313,23 +314,12 @@ static mcx_status load_partner(mcx_idms_config *cfg, json_t *o, idms_partner *p,
 
 static mcx_status load_json(mcx_idms_config *cfg, json_t *root)
 {
-    static const char *const known[] = {"issuer",
-                                        "audience",
-                                        "listen",
-                                        "tls_cert",
-                                        "tls_key",
-                                        "store",
-                                        "access_token_ttl",
-                                        "id_token_ttl",
-                                        "refresh_token_ttl",
-                                        "code_ttl",
-                                        "threads",
-                                        "login_throttle",
-                                        "argon2",
-                                        "exchange_audiences",
-                                        "partners",
-                                        "log_requests",
-                                        NULL};
+    static const char *const known[] = {"issuer",           "audience",     "listen",
+                                        "tls_cert",         "tls_key",      "store",
+                                        "access_token_ttl", "id_token_ttl", "refresh_token_ttl",
+                                        "code_ttl",         "threads",      "per_ip_connections",
+                                        "login_throttle",   "argon2",       "exchange_audiences",
+                                        "partners",         "log_requests", NULL};
     if (!json_is_object(root))
         return MCX_FAIL(MCX_E_ENCODING, "IdMS config: not a JSON object");
     MCX_GUARD(check_keys(root, "", known));
@@ -429,6 +419,7 @@ static mcx_idms_config *config_new(void)
     cfg->refresh_token_ttl = 2592000;
     cfg->code_ttl = 60;
     cfg->threads = 2;
+    cfg->per_ip_connections = 64;
     cfg->throttle_max_failures = 5;
     cfg->throttle_window = 300;
     cfg->throttle_lockout = 300;

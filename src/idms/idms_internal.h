@@ -49,6 +49,7 @@ struct mcx_idms_config {
     char *store;
     int64_t access_token_ttl, id_token_ttl, refresh_token_ttl, code_ttl;
     unsigned threads;
+    unsigned per_ip_connections; /* simultaneous connections from one address */
     unsigned throttle_max_failures;
     int64_t throttle_window, throttle_lockout;
     uint32_t argon2_t_cost, argon2_m_cost_kib;
@@ -232,7 +233,7 @@ struct idms_req {
     const char *query; /* after '?' in uri, or NULL */
     char addr[64];
     char *body;
-    size_t body_len;
+    size_t body_len, body_cap;
     int body_too_big;
     int64_t now;
     double started;

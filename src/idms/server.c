@@ -204,6 +204,9 @@ mcx_status idms_respond(idms_req *r, unsigned status, const char *content_type, 
     if (content_type != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    /* HTTPS only, for a year (RFC 6797 §6.1); no includeSubDomains: the IdMS does not speak for
+     * its domain's other hosts */
+    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
         MHD_add_response_header(resp, headers[i], headers[i + 1]);
     enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
@@ -529,10 +532,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             r->body_too_big = 1;
             return MHD_YES;
         }
-        char *nb = realloc(r->body, r->body_len + n + 1);
-        if (nb == NULL)
-            return MHD_NO;
-        r->body = nb;
+        if (r->body_len + n + 1 > r->body_cap) {
+            /* grown by hand, not realloc: the old buffer may hold a password and realloc would
+             * free it unwiped */
+            size_t cap = r->body_cap != 0 ? r->body_cap : 1024;
+            while (cap < r->body_len + n + 1)
+                cap *= 2;
+            char *nb = malloc(cap);
+            if (nb == NULL)
+                return MHD_NO;
+            if (r->body != NULL) {
+                memcpy(nb, r->body, r->body_len);
+                mcx_memzero(r->body, r->body_cap);
+                free(r->body);
+            }
+            r->body = nb;
+            r->body_cap = cap;
+        }
         memcpy(r->body + r->body_len, upload_data, n);
         r->body_len += n;
         r->body[r->body_len] = '\0';
@@ -578,7 +594,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
     }
     if (r->body != NULL) {
-        mcx_memzero(r->body, r->body_len); /* a login form holds a password */
+        mcx_memzero(r->body, r->body_cap); /* a login form holds a password */
         free(r->body);
     }
     if (r->uri != NULL) {
@@ -813,6 +829,7 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
         MHD_OPTION_HTTPS_MEM_KEY, priv->tls.key, MHD_OPTION_HTTPS_MEM_CERT, priv->tls.cert,
         MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEM, MHD_OPTION_URI_LOG_CALLBACK,
         uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);

@@ -3,12 +3,17 @@
  * JWKS, the login page and its errors, login, the code grant with PKCE, code replay revoking the
  * refresh family, refresh rotation and reuse detection, throttling, disabled users, the RFC 8693
  * exchange between two servers with a deny list, key rotation, and the HTTP error cases. */
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -32,6 +37,8 @@ static mcx_idms_config *cfg_a, *cfg_b;
 static mcx_idms *srv_a, *srv_b;
 static char base_a[64], base_b[64];
 static char challenge[IDMS_TOKEN_CHARS + 1];
+
+static int write_file(const char *path, const char *text);
 
 typedef struct resp {
     long status;
@@ -276,6 +283,79 @@ static void test_discovery_jwks_health(void)
     get(base_a, "/health", &r);
     CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
     resp_free(&r);
+
+    /* HSTS (RFC 6797) on JSON, HTML and error answers alike */
+    get(base_a, "/.well-known/openid-configuration", &r);
+    CHECK(strcmp(r.hsts, "max-age=31536000") == 0);
+    resp_free(&r);
+    get(base_a, "/authorize?client_id=nobody", &r);
+    CHECK(r.status == 400 && strcmp(r.hsts, "max-age=31536000") == 0);
+    resp_free(&r);
+    post_form(base_a, "/token", "grant_type=password", &r);
+    CHECK(r.status == 401 && strcmp(r.hsts, "max-age=31536000") == 0);
+    resp_free(&r);
+}
+
+/* 1 if the server closes a TCP connection from 127.0.0.1 to port within ms milliseconds (it
+ * never sends anything first: TLS waits for the client's hello). */
+static int closed_within(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, ms) <= 0)
+        return 0;
+    char c;
+    return recv(fd, &c, 1, 0) <= 0;
+}
+
+static int connect_local(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {0};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void test_per_ip_limit(void)
+{
+    /* a third server on A's store allowing 2 connections per address */
+    char path[400];
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    write_file(path, "{\"issuer\":\"https://idms-c.test\",\"listen\":\"127.0.0.1:0\","
+                     "\"tls_cert\":\"cert.pem\",\"tls_key\":\"key.pem\",\"store\":"
+                     "\"sqlite:a.db\",\"threads\":2,\"log_requests\":false,"
+                     "\"per_ip_connections\":2}");
+    mcx_idms_config *cfg = NULL;
+    mcx_idms *srv = NULL;
+    CHECK_OK(mcx_idms_config_load(&cfg, path));
+    CHECK_OK(mcx_idms_start(&srv, cfg));
+    if (srv == NULL) {
+        mcx_idms_config_free(cfg);
+        return;
+    }
+    uint16_t port = mcx_idms_port(srv);
+    int a = connect_local(port), b = connect_local(port), c = connect_local(port);
+    CHECK(a >= 0 && b >= 0 && c >= 0);
+    CHECK(closed_within(c, 3000));
+    CHECK(!closed_within(a, 300) && !closed_within(b, 300));
+    close(a);
+    close(b);
+    close(c);
+    /* once they are gone, a new one is served */
+    usleep(300 * 1000);
+    char base[64];
+    snprintf(base, sizeof base, "https://127.0.0.1:%u", port);
+    resp r;
+    get(base, "/health", &r);
+    CHECK(r.status == 200);
+    resp_free(&r);
+    mcx_idms_stop(srv);
+    mcx_idms_config_free(cfg);
 }
 
 static void test_authorize_page(void)
@@ -1271,6 +1351,7 @@ int main(void)
     RUN(test_sign_failure_spends_nothing);
     RUN(test_key_rotation);
     RUN(test_http_errors);
+    RUN(test_per_ip_limit);
     RUN(test_config_errors);
     mcx_idms_stop(srv_a);
     mcx_idms_stop(srv_b);
