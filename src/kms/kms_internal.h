@@ -1,0 +1,57 @@
+/* Internals of the KMS core (include/mcxsec/kms.h). */
+#ifndef MCX_KMS_INTERNAL_H
+#define MCX_KMS_INTERNAL_H
+
+#include "mcxsec/kms.h"
+
+#define KMS_NONCE_BYTES 12
+#define KMS_TAG_BYTES   16
+#define KMS_KEY_BYTES   32
+
+/* The stored form of a key set's secrets: nonce || AES-256-GCM(SSK || RSK) || tag. */
+#define KMS_SEALED_PT_BYTES (MCX_ECCSI_SCALAR_BYTES + MCX_SAKKE_POINT_BYTES)
+#define KMS_SEALED_BYTES    (KMS_NONCE_BYTES + KMS_SEALED_PT_BYTES + KMS_TAG_BYTES)
+
+struct mcx_kms {
+    mcx_kms_settings settings;
+    uint8_t kpak[MCX_ECCSI_POINT_BYTES];
+    uint8_t Z[MCX_SAKKE_POINT_BYTES];
+    mcx_kms_secrets *secrets; /* secure memory; NULL: public only */
+    uint8_t *storage_key;     /* secure memory, KMS_KEY_BYTES; NULL with secrets */
+};
+
+/* AES-256-GCM with a 12-octet nonce and 16-octet tag written after the ciphertext.
+ * open: MCX_E_TAG_INVALID when the tag fails (nothing usable is left in pt). */
+mcx_status kms_gcm_seal(const uint8_t key[KMS_KEY_BYTES], const uint8_t nonce[KMS_NONCE_BYTES],
+                        const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
+                        uint8_t *ct_tag);
+mcx_status kms_gcm_open(const uint8_t key[KMS_KEY_BYTES], const uint8_t nonce[KMS_NONCE_BYTES],
+                        const uint8_t *aad, size_t aad_len, const uint8_t *ct_tag, size_t len,
+                        uint8_t *pt);
+
+/* Write data to path atomically with mode 0600. */
+mcx_status kms_write_atomic(const char *path, const uint8_t *data, size_t len);
+
+mcx_status kms_schema_migrate(mcx_store *st);
+
+/* The public fields of a key set (UID, URIs, period, validity), no keys. */
+mcx_status kms_compute_public(const mcx_kms *kms, const char *uri, uint64_t period_no,
+                              mcx_kms_key_set *out);
+
+/* Compute a key set for (uri, period_no) without touching the store: UID, SSK, PVT, RSK. */
+mcx_status kms_compute(const mcx_kms *kms, const char *uri, uint64_t period_no,
+                       mcx_kms_key_set *out);
+
+/* Encrypt a computed key set's SSK || RSK for its row (random nonce). */
+mcx_status kms_seal_row(const mcx_kms *kms, const mcx_kms_key_set *ks,
+                        uint8_t sealed[KMS_SEALED_BYTES]);
+
+/* INSERT ... ON CONFLICT DO NOTHING of one key-set row; *inserted = 0 when it existed. */
+mcx_status kms_insert_sealed(mcx_store *st, const char *uri, uint64_t period_no, const uint8_t *uid,
+                             const uint8_t *pvt, const uint8_t *sealed, int64_t now, int *inserted);
+
+/* Append one issue_log row. */
+mcx_status kms_log_row(mcx_store *st, const char *uri, uint64_t period_no,
+                       const mcx_kms_request_info *info, const char *outcome);
+
+#endif
