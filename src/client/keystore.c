@@ -865,14 +865,19 @@ mcx_status mcx_keystore_validate_key_set(const mcx_kms_certificate *cert, mcx_id
                         (unsigned long long)set->period_no);
     uint8_t id[MCX_ID_MAX_BYTES];
     size_t id_len = mcx_identity_from_uid(uid, mode, id);
+    char why[256]; /* the reason is copied: mcx_fail writes the buffer mcx_last_error reads */
     mcx_status st = mcx_eccsi_validate(cert->kpak, id, id_len, set->ssk, set->pvt, NULL);
-    if (st != MCX_OK)
+    if (st != MCX_OK) {
+        snprintf(why, sizeof why, "%s", mcx_last_error());
         return MCX_FAIL(st, "key set: SSK/PVT of period %llu refused (RFC 6507 5.1.2): %s",
-                        (unsigned long long)set->period_no, mcx_last_error());
+                        (unsigned long long)set->period_no, why);
+    }
     st = mcx_sakke_validate_rsk(cert->z, id, id_len, set->rsk);
-    if (st != MCX_OK)
+    if (st != MCX_OK) {
+        snprintf(why, sizeof why, "%s", mcx_last_error());
         return MCX_FAIL(st, "key set: RSK of period %llu refused (RFC 6508 6.1.2): %s",
-                        (unsigned long long)set->period_no, mcx_last_error());
+                        (unsigned long long)set->period_no, why);
+    }
     return MCX_OK;
 }
 

@@ -1,0 +1,279 @@
+/* Client key provisioning (include/mcxsec/provision.h): init, certificate check and pin,
+ * keyprov, validation of every key set before any is kept, keystore save. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client/http_internal.h"
+#include "client/keystore_internal.h"
+#include "client/kms_http_internal.h"
+#include "client/login_internal.h"
+#include "common/error_internal.h"
+#include "mcxsec/kms_xml.h"
+#include "mcxsec/mem.h"
+#include "mcxsec/mikey.h"
+#include "mcxsec/provision.h"
+
+#define NTP_UNIX_OFFSET 2208988800ull /* seconds from 1900 to 1970 (RFC 5905 §6) */
+#define URL_MAX         2048
+#define INIT_PATH       "/keymanagement/identity/v1/init"
+#define KEYPROV_PATH    "/keymanagement/identity/v1/keyprov/"
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The last reason, copied: mcx_fail writes the buffer mcx_last_error reads. */
+static const char *copy_reason(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", mcx_last_error());
+    return buf;
+}
+
+/* The host of an https:// URL (for the KmsUri of the first request, before the certificate
+ * names the KMS). */
+static void host_of(const char *url, char *out, size_t cap)
+{
+    const char *h = url + 8;
+    size_t n = strcspn(h, ":/?#");
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, h, n);
+    out[n] = '\0';
+}
+
+/* POST a KmsRequest and parse the KmsResponse. A KmsError answer is MCX_E_DENIED naming its
+ * code and message; an HTTP error without a KmsResponse is MCX_E_IO. */
+static mcx_status exchange(const mcx_provision_params *p, const char *url, const char *kms_uri,
+                           time_t unix_now, mcx_kms_response *resp)
+{
+    mcx_kms_request rq;
+    memset(&rq, 0, sizeof rq);
+    snprintf(rq.user_uri, sizeof rq.user_uri, "%s", p->user_uri);
+    snprintf(rq.kms_uri, sizeof rq.kms_uri, "%s", kms_uri);
+    snprintf(rq.client_req_url, sizeof rq.client_req_url, "%s", url);
+    rq.time = unix_now;
+    char *xml = NULL;
+    size_t xml_len = 0;
+    MCX_GUARD(mcx_kms_request_write(&rq, &xml, &xml_len));
+    mcx_http_response hr;
+    mcx_status st = mcx_kms_http_post(url, p->access_token, xml, xml_len, p->ca_file, &hr);
+    mcx_kms_xml_free(xml);
+    MCX_GUARD(st);
+    char shown[MCX_SHOWN_MAX], why[512];
+    mcx_printable(url, shown, sizeof shown);
+    long status = hr.status;
+    st = mcx_kms_response_parse((const uint8_t *)hr.body, hr.body_len, 0, resp);
+    if (st != MCX_OK) {
+        if (status != 200)
+            st = MCX_FAIL(MCX_E_IO, "KMS %s: HTTP status %ld", shown, status);
+        else
+            st = MCX_FAIL(st, "KMS %s: %s", shown, copy_reason(why, sizeof why));
+        mcx_http_response_free(&hr);
+        return st;
+    }
+    mcx_http_response_free(&hr);
+    if (resp->type == MCX_KMS_MSG_ERROR) {
+        char msg[MCX_SHOWN_MAX];
+        mcx_printable(resp->error_msg, msg, sizeof msg);
+        st = MCX_FAIL(MCX_E_DENIED, "KMS refused: KmsError %lld: %s", (long long)resp->error_code,
+                      msg);
+        mcx_kms_response_free(resp);
+        return st;
+    }
+    if (status != 200) {
+        mcx_kms_response_free(resp);
+        return MCX_FAIL(MCX_E_IO, "KMS %s: HTTP status %ld", shown, status);
+    }
+    /* TS 33.180 D.2.3: the response is for this user (an empty UserUri is not checked) */
+    if (resp->user_uri[0] != '\0' && strcmp(resp->user_uri, p->user_uri) != 0) {
+        mcx_kms_response_free(resp);
+        return MCX_FAIL(MCX_E_DENIED, "KMS %s: the response is for another user", shown);
+    }
+    return MCX_OK;
+}
+
+/* TS 33.180 D.3.2: a certificate the client can use. */
+static mcx_status check_cert(const mcx_kms_certificate *c, time_t unix_now)
+{
+    if (strcmp(c->user_id_format, "2") != 0)
+        return MCX_FAIL(MCX_E_UNSUPPORTED, "KMS certificate: UserIdFormat '%.16s' (only 2)",
+                        c->user_id_format);
+    if (c->has_parameter_set && c->parameter_set != 1)
+        return MCX_FAIL(MCX_E_UNSUPPORTED, "KMS certificate: ParameterSet %u (only 1)",
+                        c->parameter_set);
+    if (c->user_key_period == 0 || c->kms_uri[0] == '\0')
+        return MCX_FAIL(MCX_E_ENCODING, "KMS certificate: no KmsUri or UserKeyPeriod 0");
+    if (c->revoked == MCX_KMS_TRUE)
+        return MCX_FAIL(MCX_E_DENIED, "KMS certificate: revoked");
+    if ((c->has_valid_from && unix_now < c->valid_from) ||
+        (c->has_valid_to && unix_now > c->valid_to))
+        return MCX_FAIL(MCX_E_DENIED, "KMS certificate: outside its validity");
+    return MCX_OK;
+}
+
+static mcx_status take_key_sets(const mcx_provision_params *p, const mcx_kms_certificate *cert,
+                                const mcx_kms_response *r, uint64_t cur, mcx_keystore_key_set *sets,
+                                size_t *n_sets, size_t *skipped)
+{
+    *n_sets = 0;
+    *skipped = 0;
+    if (r->type != MCX_KMS_MSG_KEYPROV)
+        return MCX_FAIL(MCX_E_ENCODING, "KMS keyprov: the answer is not a KmsKeyProv");
+    int have_cur = 0;
+    for (size_t i = 0; i < r->n_key_sets; i++) {
+        const mcx_kms_key_set *k = &r->key_sets[i];
+        if (strcmp(k->kms_uri, cert->kms_uri) != 0)
+            return MCX_FAIL(MCX_E_DENIED, "KMS keyprov: key set %zu is from another KMS", i + 1);
+        if (strcmp(k->user_uri, p->user_uri) != 0)
+            return MCX_FAIL(MCX_E_DENIED, "KMS keyprov: key set %zu is for another user", i + 1);
+        if (k->user_id_len != MCX_UID_BYTES)
+            return MCX_FAIL(MCX_E_KEY_INVALID,
+                            "KMS keyprov: key set %zu: UserID of %zu octets (UID format 2: %d)",
+                            i + 1, k->user_id_len, MCX_UID_BYTES);
+        if (k->revoked == MCX_KMS_TRUE ||
+            (k->key_period_no != cur && k->key_period_no != cur + 1)) {
+            (*skipped)++;
+            continue;
+        }
+        for (size_t j = 0; j < *n_sets; j++)
+            if (sets[j].period_no == k->key_period_no)
+                return MCX_FAIL(MCX_E_ENCODING, "KMS keyprov: two key sets for period %llu",
+                                (unsigned long long)k->key_period_no);
+        if (*n_sets >= MCX_PROVISION_MAX_PERIODS)
+            break;
+        mcx_keystore_key_set *s = &sets[*n_sets];
+        memset(s, 0, sizeof *s);
+        memcpy(s->user_uri, k->user_uri, sizeof s->user_uri);
+        memcpy(s->kms_uri, k->kms_uri, sizeof s->kms_uri);
+        s->period_no = k->key_period_no;
+        memcpy(s->uid, k->user_id, MCX_UID_BYTES);
+        s->has_valid_from = k->has_valid_from;
+        s->has_valid_to = k->has_valid_to;
+        s->valid_from = k->valid_from;
+        s->valid_to = k->valid_to;
+        memcpy(s->ssk, k->ssk, sizeof s->ssk);
+        memcpy(s->pvt, k->pvt, sizeof s->pvt);
+        memcpy(s->rsk, k->rsk, sizeof s->rsk);
+        /* RFC 6507 §5.1.2, RFC 6508 §6.1.2 and the UID (TS 33.180 F.2.1) before keeping */
+        mcx_status st = mcx_keystore_validate_key_set(cert, p->id_mode, s);
+        if (st != MCX_OK) {
+            char why[512];
+            return MCX_FAIL(st, "KMS keyprov: key set %zu: %s", i + 1,
+                            copy_reason(why, sizeof why));
+        }
+        have_cur |= k->key_period_no == cur;
+        (*n_sets)++;
+    }
+    if (!have_cur)
+        return MCX_FAIL(MCX_E_NO_KEY, "KMS keyprov: no key set for the current period %llu",
+                        (unsigned long long)cur);
+    return MCX_OK;
+}
+
+mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_result *res)
+{
+    mcx_provision_result local;
+    if (res == NULL)
+        res = &local;
+    memset(res, 0, sizeof *res);
+    if (p == NULL || p->kms_url == NULL || p->user_uri == NULL || p->user_uri[0] == '\0' ||
+        p->access_token == NULL || p->keystore == NULL)
+        return MCX_FAIL(MCX_E_ARG, "provision: KMS URL, user, access token and keystore needed");
+    if (strncasecmp(p->kms_url, "https://", 8) != 0)
+        return MCX_FAIL(MCX_E_ARG, "provision: the KMS URL must be https://");
+    size_t ul = strlen(p->kms_url);
+    if (ul > 512 || strlen(p->user_uri) >= MCX_KMS_TEXT_MAX)
+        return MCX_FAIL(MCX_E_ARG, "provision: KMS URL or user URI too long");
+    if (p->id_mode != MCX_ID_RAW && p->id_mode != MCX_ID_HEX_STRING)
+        return MCX_FAIL(MCX_E_ARG, "provision: identity mode %d", (int)p->id_mode);
+    if (ul > 8 && p->kms_url[ul - 1] == '/')
+        ul--;
+    uint64_t t0 = now_us();
+    uint64_t ntp = p->now_ntp != 0 ? p->now_ntp : mcx_ntp_now();
+    time_t unix_now = (time_t)(ntp - NTP_UNIX_OFFSET);
+
+    /* 1. init: the KMS certificate */
+    char url[URL_MAX], kms_name[MCX_KMS_TEXT_MAX];
+    snprintf(url, sizeof url, "%.*s%s", (int)ul, p->kms_url, INIT_PATH);
+    mcx_kms_certificate pinned;
+    if (mcx_keystore_cert_count(p->keystore) == 1 &&
+        mcx_keystore_cert_at(p->keystore, 0, &pinned, NULL, NULL) == MCX_OK)
+        snprintf(kms_name, sizeof kms_name, "%s", pinned.kms_uri);
+    else
+        host_of(p->kms_url, kms_name, sizeof kms_name);
+    mcx_kms_response r;
+    MCX_GUARD(exchange(p, url, kms_name, unix_now, &r));
+    res->us_init = now_us() - t0;
+    mcx_status st = MCX_OK;
+    mcx_kms_certificate *cert = malloc(sizeof *cert);
+    mcx_keystore_key_set *sets = mcx_secure_alloc(MCX_PROVISION_MAX_PERIODS * sizeof *sets);
+    if (cert == NULL || sets == NULL) {
+        mcx_kms_response_free(&r);
+        st = MCX_FAIL(MCX_E_NOMEM, "provision: out of memory");
+        goto out;
+    }
+    if (r.type != MCX_KMS_MSG_INIT || r.n_certs != 1) {
+        mcx_kms_response_free(&r);
+        st = MCX_FAIL(MCX_E_ENCODING, "KMS init: the answer is not a KmsInit with a certificate");
+        goto out;
+    }
+    *cert = r.certs[0];
+    mcx_kms_response_free(&r);
+
+    /* 2. the certificate: usable, and the pinned one (or first use, or an explicit re-pin) */
+    MCX_GUARD_GOTO(st, check_cert(cert, unix_now), out);
+    snprintf(res->kms_uri, sizeof res->kms_uri, "%s", cert->kms_uri);
+    mcx_keystore_cert_fingerprint(cert, p->id_mode, res->fingerprint);
+    st = mcx_keystore_check_pinned(p->keystore, cert, p->id_mode);
+    if (st == MCX_E_NOT_FOUND || (st == MCX_E_DENIED && p->repin))
+        res->newly_pinned = 1;
+    else if (st != MCX_OK)
+        goto out;
+    st = MCX_OK;
+
+    /* 3. keyprov: <user URI percent-encoded>/<NTP-64 time, 16 hex digits> (TS 33.180 D.2.1) */
+    uint64_t t1 = now_us();
+    char *enc = mcx_url_encode(p->user_uri);
+    if (enc == NULL) {
+        st = MCX_FAIL(MCX_E_NOMEM, "provision: out of memory");
+        goto out;
+    }
+    snprintf(url, sizeof url, "%.*s%s%s/%016llx", (int)ul, p->kms_url, KEYPROV_PATH, enc,
+             (unsigned long long)(ntp << 32));
+    free(enc);
+    MCX_GUARD_GOTO(st, exchange(p, url, cert->kms_uri, unix_now, &r), out);
+    uint64_t t2 = now_us();
+    res->us_keyprov = t2 - t1;
+
+    /* 4. every key set checked and validated before any is kept */
+    res->current_period = mcx_key_period_no(ntp, cert->user_key_period, cert->user_key_offset);
+    size_t n = 0;
+    st = take_key_sets(p, cert, &r, res->current_period, sets, &n, &res->n_skipped);
+    mcx_kms_response_free(&r);
+    res->us_validate = now_us() - t2;
+    if (st != MCX_OK)
+        goto out;
+
+    /* 5. keep: pin, add, save */
+    MCX_GUARD_GOTO(st, mcx_keystore_pin(p->keystore, cert, p->id_mode, p->repin), out);
+    for (size_t i = 0; i < n; i++) {
+        MCX_GUARD_GOTO(st, mcx_keystore_put_key_set(p->keystore, &sets[i]), out);
+        res->periods[i] = sets[i].period_no;
+    }
+    res->n_stored = n;
+    res->us_total = now_us() - t0;
+    if (!p->no_save) {
+        uint64_t t3 = now_us();
+        st = mcx_keystore_save(p->keystore);
+        res->us_save = now_us() - t3;
+    }
+out:
+    mcx_secure_free(sets);
+    free(cert);
+    return st;
+}
