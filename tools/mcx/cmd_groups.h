@@ -10,7 +10,6 @@ extern const cli_group mcx_mikey_group;
 extern const cli_group mcx_idms_group;
 extern const cli_group mcx_login_group;
 extern const cli_group mcx_token_group;
-extern const cli_group mcx_keys_group;
 extern const cli_group mcx_kms_group;
 extern const cli_group mcx_keys_group;
 
