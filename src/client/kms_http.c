@@ -113,7 +113,7 @@ mcx_status mcx_kms_http_post(const char *url, const char *bearer, const char *bo
     }
     if (bearer != NULL) {
         size_t n = strlen(bearer) + 32;
-        auth = malloc(n);
+        auth = calloc(1, n);
         if (auth == NULL || strpbrk(bearer, "\r\n") != NULL) {
             bad = 1;
         } else {
