@@ -63,24 +63,38 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Run the workers over items[0..n). */
-static mcx_status compute_batch(const mcx_kms *kms, uint64_t period_no, roll_item *items, size_t n,
-                                unsigned threads)
-{
-    roll_job job = {kms, period_no, items, n, 0};
+/* A batch being computed: `started` threads run the workers over job.items[0..job.n). */
+typedef struct roll_batch {
+    roll_job job;
     pthread_t tid[MAX_THREADS];
-    unsigned started = 0;
-    for (unsigned t = 1; t < threads; t++) { /* the calling thread is one of them */
-        if (pthread_create(&tid[started], NULL, worker, &job) != 0)
+    unsigned started;
+} roll_batch;
+
+static void batch_start(roll_batch *b, const mcx_kms *kms, uint64_t period_no, roll_item *items,
+                        size_t n, unsigned threads)
+{
+    b->job.kms = kms;
+    b->job.period_no = period_no;
+    b->job.items = items;
+    b->job.n = n;
+    atomic_store(&b->job.next, 0);
+    b->started = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        if (pthread_create(&b->tid[b->started], NULL, worker, &b->job) != 0)
             break;
-        started++;
+        b->started++;
     }
-    worker(&job);
-    for (unsigned t = 0; t < started; t++)
-        pthread_join(tid[t], NULL);
-    for (size_t i = 0; i < n; i++)
-        if (items[i].st != MCX_OK)
-            return MCX_FAIL(items[i].st, "%s", items[i].reason);
+}
+
+/* The calling thread helps until the batch is done, then joins the others. */
+static mcx_status batch_finish(roll_batch *b)
+{
+    worker(&b->job);
+    for (unsigned t = 0; t < b->started; t++)
+        pthread_join(b->tid[t], NULL);
+    for (size_t i = 0; i < b->job.n; i++)
+        if (b->job.items[i].st != MCX_OK)
+            return MCX_FAIL(b->job.items[i].st, "%s", b->job.items[i].reason);
     return MCX_OK;
 }
 
@@ -202,22 +216,45 @@ mcx_status mcx_kms_rollover(const mcx_kms *kms, mcx_store *st, uint64_t period_n
     char **list = NULL;
     size_t n = 0;
     MCX_GUARD(pending(st, period_no, &list, &n));
-    roll_item *items = calloc(n < BATCH ? (n ? n : 1) : BATCH, sizeof *items);
-    if (items == NULL)
+    /* Two buffers: while the store writes batch k, the workers compute batch k + 1 (the
+     * writing thread joins them when it is done). */
+    size_t cap = n < BATCH ? (n ? n : 1) : BATCH;
+    roll_item *items[2] = {calloc(cap, sizeof(roll_item)), calloc(cap, sizeof(roll_item))};
+    roll_batch *b = calloc(1, sizeof *b);
+    if (items[0] == NULL || items[1] == NULL || b == NULL)
         s = MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
-    for (size_t at = 0; s == MCX_OK && at < n; at += BATCH) {
-        size_t m = n - at < BATCH ? n - at : BATCH;
-        memset(items, 0, m * sizeof *items);
+    size_t m = 0;
+    if (s == MCX_OK && n > 0) {
+        m = n < BATCH ? n : BATCH;
         for (size_t i = 0; i < m; i++)
-            items[i].uri = list[at + i];
-        s = compute_batch(kms, period_no, items, m, threads);
-        if (s == MCX_OK)
-            s = write_batch(st, period_no, items, m, &ri, issued);
+            items[0][i].uri = list[i];
+        batch_start(b, kms, period_no, items[0], m, threads - 1);
+        s = batch_finish(b);
     }
-    if (items != NULL) {
-        mcx_memzero(items, (n < BATCH ? (n ? n : 1) : BATCH) * sizeof *items);
-        free(items);
+    for (size_t at = 0, k = 0; s == MCX_OK && m > 0; k ^= 1) {
+        size_t next_at = at + m, next_m = 0;
+        if (next_at < n) {
+            next_m = n - next_at < BATCH ? n - next_at : BATCH;
+            memset(items[k ^ 1], 0, next_m * sizeof(roll_item));
+            for (size_t i = 0; i < next_m; i++)
+                items[k ^ 1][i].uri = list[next_at + i];
+            batch_start(b, kms, period_no, items[k ^ 1], next_m, threads);
+        }
+        s = write_batch(st, period_no, items[k], m, &ri, issued);
+        if (next_m > 0) {
+            mcx_status s2 = batch_finish(b); /* always joined, even after a failed write */
+            if (s == MCX_OK)
+                s = s2;
+        }
+        m = next_m;
+        at = next_at;
     }
+    for (int k = 0; k < 2; k++) {
+        if (items[k] != NULL)
+            mcx_memzero(items[k], cap * sizeof(roll_item));
+        free(items[k]);
+    }
+    free(b);
     for (size_t i = 0; i < n; i++)
         free(list[i]);
     free(list);

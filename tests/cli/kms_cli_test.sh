@@ -198,6 +198,28 @@ if command -v sqlite3 >/dev/null 2>&1; then
     expect_eq "key sets" "$(sqlite3 "$tmp/kms.db" "SELECT COUNT(*) FROM kms_key_sets")" "6"
     expect_eq "sealed length" "$(sqlite3 "$tmp/kms.db" \
         "SELECT DISTINCT length(sealed) FROM kms_key_sets")" "317"
+    # a rollover over several batches (1000 per transaction) with a partial last one
+    run "big init" 0 kms init --store "sqlite:$tmp/big.db" --secrets "$tmp/big.sealed" \
+        --key-file "$tmp/big.key" --kms-uri kms.big.example --period 3600
+    i=0
+    {
+        echo "BEGIN;"
+        while [ $i -lt 2345 ]; do
+            echo "INSERT INTO kms_users (uri, created_at) VALUES ('sip:u$i@big.example', 1);"
+            i=$((i + 1))
+        done
+        echo "COMMIT;"
+    } | sqlite3 "$tmp/big.db"
+    run "big rollover" 0 kms rollover --store "sqlite:$tmp/big.db" --secrets "$tmp/big.sealed" \
+        --key-file "$tmp/big.key" --period-no 1200000
+    expect_eq "big rollover issued" "$(num issued)" "2345"
+    expect_eq "big key sets" "$(sqlite3 "$tmp/big.db" \
+        "SELECT COUNT(DISTINCT uri) FROM kms_key_sets WHERE period_no = 1200000")" "2345"
+    expect_eq "big log" "$(sqlite3 "$tmp/big.db" \
+        "SELECT COUNT(*) FROM kms_issue_log WHERE period_no = 1200000")" "2345"
+    run "big one" 0 kms issue --store "sqlite:$tmp/big.db" --secrets "$tmp/big.sealed" \
+        --key-file "$tmp/big.key" --uri sip:u2344@big.example --period-no 1200000
+    expect_out "big one not fresh" '"fresh": false'
 fi
 
 finish

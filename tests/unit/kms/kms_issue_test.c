@@ -372,6 +372,10 @@ static void test_concurrent(void)
         snprintf(uri, sizeof uri, "sip:u%d@police.example", u);
         CHECK_OK(mcx_kms_user_add(st, uri, 1));
     }
+    /* nothing of the parent's store is carried across fork (and nothing to leak there) */
+    mcx_kms_close(kms);
+    kms = NULL;
+    mcx_store_close(st);
     char out[2][400];
     pid_t pid[2];
     for (int c = 0; c < 2; c++) {
@@ -420,6 +424,7 @@ static void test_concurrent(void)
         fclose(f0);
     if (f1 != NULL)
         fclose(f1);
+    st = open_store();
     CHECK(count(st, "SELECT COUNT(*) FROM kms_key_sets") == USERS * PERIODS);
     CHECK(count(st, "SELECT COUNT(*) FROM kms_issue_log WHERE outcome = 'issued'") ==
           USERS * PERIODS);
