@@ -4,9 +4,8 @@
 #include "cmd_groups.h"
 
 static const cli_group *const groups[] = {
-    &mcx_crypto_group, &mcx_mikey_group, &mcx_idms_group, &mcx_login_group, &mcx_token_group,
-    &mcx_kms_group,
-    &mcx_keys_group,
+    &mcx_crypto_group, &mcx_mikey_group, &mcx_idms_group, &mcx_login_group,
+    &mcx_token_group,  &mcx_kms_group,   &mcx_keys_group,
 };
 
 int main(int argc, char **argv)
