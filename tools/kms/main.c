@@ -1,0 +1,215 @@
+/* mcx-kms: the key management server (TS 33.180 §5.2, Annex D) as a daemon.
+ *
+ *   mcx-kms --config FILE [--listen ADDR:PORT] [--store URL] [--port-file FILE]
+ *
+ * Opens the sealed master secrets once at start (passphrase file or key file from the
+ * configuration) into locked memory, then serves the Annex D XML interface over HTTPS. Logs one
+ * line per request to stderr; prints "mcx-kms: listening on https://ADDR:PORT" once the socket
+ * listens; SIGTERM / SIGINT stop gracefully (exit 0). SIGHUP is logged and otherwise ignored:
+ * the store is read on every request and the IdMS's keys are fetched again when a token names an
+ * unknown key. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pthread.h>
+
+#include "kms/server_internal.h"
+#include "mcxsec/kms.h"
+#include "mcxsec/mem.h"
+
+static volatile sig_atomic_t got_stop, got_hup;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mcx-kms --config FILE [--listen ADDR:PORT] [--store URL] "
+               "[--port-file FILE]\n"
+               "  --config FILE       JSON configuration (docs/kms.md)\n"
+               "  --listen ADDR:PORT  override \"listen\" (port 0: any free port)\n"
+               "  --store URL         override \"store\" (sqlite:PATH or postgresql://...)\n"
+               "  --port-file FILE    write the bound port to FILE once listening\n");
+}
+
+static int write_port_file(const char *path, unsigned port)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return -1;
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return -1;
+    int ok = fprintf(f, "%u\n", port) > 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int replace(char **field, const char *value)
+{
+    char *c = strdup(value);
+    if (c == NULL)
+        return -1;
+    free(*field);
+    *field = c;
+    return 0;
+}
+
+/* The master secrets, from the sealed file with the configuration's passphrase or key file. */
+static mcx_status load_secrets(const mcx_kms_config *cfg, mcx_kms_secrets **out)
+{
+    mcx_kms_unlock u = {0};
+    char *pass = NULL;
+    size_t pass_len = 0;
+    if (cfg->passphrase_file != NULL) {
+        mcx_status st = mcx_kms_read_passphrase(cfg->passphrase_file, &pass, &pass_len);
+        if (st != MCX_OK)
+            return st;
+        u.passphrase = pass;
+        u.passphrase_len = pass_len;
+    } else {
+        u.key_file = cfg->key_file;
+    }
+    mcx_status st = mcx_kms_secrets_load(out, cfg->secrets, &u);
+    if (pass != NULL) {
+        mcx_memzero(pass, pass_len);
+        mcx_secure_free(pass);
+    }
+    return st;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL, *listen = NULL, *store = NULL, *port_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "mcx-kms: %s needs a value (or unknown option)\n", a);
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(a, "--config") == 0)
+            config = argv[++i];
+        else if (strcmp(a, "--listen") == 0)
+            listen = argv[++i];
+        else if (strcmp(a, "--store") == 0)
+            store = argv[++i];
+        else if (strcmp(a, "--port-file") == 0)
+            port_file = argv[++i];
+        else {
+            fprintf(stderr, "mcx-kms: unknown option %s\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config == NULL) {
+        fprintf(stderr, "mcx-kms: --config FILE is required\n");
+        usage(stderr);
+        return 2;
+    }
+    mcx_kms_config *cfg = NULL;
+    if (mcx_kms_config_load(&cfg, config) != MCX_OK) {
+        fprintf(stderr, "mcx-kms: %s\n", mcx_last_error());
+        return 1;
+    }
+    if ((listen != NULL && replace(&cfg->listen, listen) != 0) ||
+        (store != NULL && replace(&cfg->store, store) != 0)) {
+        fprintf(stderr, "mcx-kms: out of memory\n");
+        mcx_kms_config_free(cfg);
+        return 1;
+    }
+    if (cfg->listen == NULL && replace(&cfg->listen, "127.0.0.1:8444") != 0) {
+        mcx_kms_config_free(cfg);
+        return 1;
+    }
+
+    mcx_kms_secrets *secrets = NULL;
+    mcx_store *st = NULL;
+    mcx_kms *kms = NULL;
+    if (load_secrets(cfg, &secrets) != MCX_OK) {
+        fprintf(stderr, "mcx-kms: master secrets: %s\n", mcx_last_error());
+        mcx_kms_config_free(cfg);
+        return 1;
+    }
+    mcx_status rc = mcx_store_open(&st, cfg->store);
+    if (rc == MCX_OK)
+        rc = mcx_kms_open(&kms, st, secrets);
+    mcx_store_close(st);
+    mcx_kms_secrets_free(secrets); /* mcx_kms_open keeps its own copy in locked memory */
+    if (rc != MCX_OK) {
+        fprintf(stderr, "mcx-kms: cannot open the KMS: %s\n", mcx_last_error());
+        mcx_kms_config_free(cfg);
+        return 1;
+    }
+
+    /* Signals are handled by flags polled below; the worker threads are started with them
+     * blocked so that the main thread takes them. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+
+    kms_server *srv = NULL;
+    if (kms_server_start(&srv, cfg, kms) != MCX_OK) {
+        fprintf(stderr, "mcx-kms: cannot start: %s\n", mcx_last_error());
+        mcx_kms_close(kms);
+        mcx_kms_config_free(cfg);
+        return 1;
+    }
+    /* The configured address with the port actually bound (port 0 picks a free one). */
+    const char *addr = cfg->listen;
+    const char *colon = addr[0] == '[' ? strstr(addr, "]:") : strrchr(addr, ':');
+    int host_len = colon != NULL ? (int)(colon - addr) + (addr[0] == '[') : (int)strlen(addr);
+    unsigned port = kms_server_port(srv);
+    fprintf(stderr, "mcx-kms: listening on https://%.*s:%u\n", host_len, addr, port);
+    fflush(stderr);
+    int status = 0;
+    if (port_file != NULL && write_port_file(port_file, port) != 0) {
+        fprintf(stderr, "mcx-kms: cannot write %s: %s\n", port_file, strerror(errno));
+        got_stop = 1;
+        status = 1;
+    }
+    while (!got_stop) {
+        /* the signals stay blocked except inside sigsuspend, so none is lost between the test
+         * of the flags and the wait */
+        if (!got_hup)
+            sigsuspend(&old);
+        if (got_hup) {
+            got_hup = 0;
+            fprintf(stderr, "mcx-kms: SIGHUP: nothing to reload (the store is read on every "
+                            "request)\n");
+        }
+    }
+    fprintf(stderr, "mcx-kms: stopping\n");
+    kms_server_stop(srv);
+    mcx_kms_close(kms);
+    mcx_kms_config_free(cfg);
+    return status;
+}
