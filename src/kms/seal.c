@@ -91,17 +91,20 @@ static mcx_status read_private(const char *path, const char *what, uint8_t *buf,
     mcx_status st = check_private(fd, path, what);
     size_t n = 0;
     while (st == MCX_OK) {
-        ssize_t r = read(fd, buf + n, cap + 1 - n);
+        /* up to cap octets into buf, then one probe octet that must not exist */
+        uint8_t probe;
+        int probing = n == cap;
+        ssize_t r = probing ? read(fd, &probe, 1) : read(fd, buf + n, cap - n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             st = MCX_FAIL(MCX_E_IO, "KMS: reading %s %s: %s", what, path, strerror(errno));
         else if (r == 0)
             break;
+        else if (probing)
+            st = MCX_FAIL(MCX_E_ENCODING, "KMS: %s %s is longer than %zu octets", what, path, cap);
         else
             n += (size_t)r;
-        if (n > cap)
-            st = MCX_FAIL(MCX_E_ENCODING, "KMS: %s %s is longer than %zu octets", what, path, cap);
     }
     close(fd);
     *len = n;
