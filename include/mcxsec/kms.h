@@ -42,7 +42,8 @@ extern "C" {
 #define MCX_KMS_FILE_KEY_BYTES   32
 #define MCX_KMS_URI_MAX          MCX_KMS_TEXT_MAX /* with the NUL */
 #define MCX_KMS_ARGON2_T_DEFAULT 3u
-#define MCX_KMS_ARGON2_M_DEFAULT (64u * 1024u) /* KiB: 64 MiB */
+#define MCX_KMS_ARGON2_M_DEFAULT (64u * 1024u)        /* KiB: 64 MiB */
+#define MCX_KMS_CLOCK_OFFSET_MAX (10LL * 366 * 86400) /* |clock_offset|, seconds */
 
 /* ---- Master secrets ------------------------------------------------------------------------- */
 
@@ -228,6 +229,7 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_kms_certcache_put(mcx_store *st, const cha
  *   "jwks_file": "idms-jwks.json",            or "jwks_uri" (+ "ca_file"): the issuer's keys
  *   "threads": 2, "next_period_window": 0,    seconds (0: a tenth of the period)
  *   "log_requests": true,
+ *   "clock_offset": 0,                        seconds added to the clock for key periods (drills)
  *   "argon2": {"t_cost": 3, "m_cost_kib": 65536}    costs when sealing (mcx kms init)
  * } */
 typedef struct mcx_kms_config {
@@ -237,6 +239,10 @@ typedef struct mcx_kms_config {
     unsigned threads;
     uint64_t next_period_window;
     int log_requests;
+    /* Seconds added to the system clock wherever the daemon reasons about key periods (the
+     * current period, the next-period window, the one-period limit on requested times); tokens
+     * and the audit log keep the real clock. For rollover drills and tests; 0 in production. */
+    int64_t clock_offset;
     mcx_kms_kdf_params argon2;
 } mcx_kms_config;
 

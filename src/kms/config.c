@@ -83,10 +83,10 @@ static mcx_status check_keys(json_t *o, const char *where, const char *const *kn
 static mcx_status load_json(mcx_kms_config *cfg, json_t *root, const char *dir)
 {
     static const char *const known[] = {
-        "store",    "secrets", "key_file", "passphrase_file",    "listen",
-        "tls_cert", "tls_key", "issuer",   "audience",           "jwks_file",
-        "jwks_uri", "ca_file", "threads",  "next_period_window", "log_requests",
-        "argon2",   NULL};
+        "store",    "secrets",      "key_file", "passphrase_file",    "listen",
+        "tls_cert", "tls_key",      "issuer",   "audience",           "jwks_file",
+        "jwks_uri", "ca_file",      "threads",  "next_period_window", "log_requests",
+        "argon2",   "clock_offset", NULL};
     if (!json_is_object(root))
         return MCX_FAIL(MCX_E_ENCODING, "KMS config: not a JSON object");
     MCX_GUARD(check_keys(root, "", known));
@@ -106,6 +106,17 @@ static mcx_status load_json(mcx_kms_config *cfg, json_t *root, const char *dir)
     MCX_GUARD(get_u64(root, "threads", 1, 256, &v));
     cfg->threads = (unsigned)v;
     MCX_GUARD(get_u64(root, "next_period_window", 0, UINT32_MAX, &cfg->next_period_window));
+    json_t *co = json_object_get(root, "clock_offset");
+    if (co != NULL) {
+        /* at most ten years either way: enough for any drill, far from overflow */
+        if (!json_is_integer(co) || json_integer_value(co) > MCX_KMS_CLOCK_OFFSET_MAX ||
+            json_integer_value(co) < -MCX_KMS_CLOCK_OFFSET_MAX)
+            return MCX_FAIL(MCX_E_ENCODING,
+                            "KMS config: \"clock_offset\" must be an integer of seconds within "
+                            "+-%lld",
+                            (long long)MCX_KMS_CLOCK_OFFSET_MAX);
+        cfg->clock_offset = (int64_t)json_integer_value(co);
+    }
     json_t *lr = json_object_get(root, "log_requests");
     if (lr != NULL) {
         if (!json_is_boolean(lr))

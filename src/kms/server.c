@@ -65,7 +65,8 @@ typedef struct kreq {
     unsigned status;
     int responded;
     double started;
-    int64_t now;
+    int64_t now;     /* Unix seconds: tokens, the audit log, the response's Time */
+    int64_t kms_now; /* now + clock_offset: the key-period clock (docs/kms.md) */
     mcx_store *st;
     mcx_token_claims claims;
     mcx_kms_request rq;
@@ -417,7 +418,7 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
 {
     const mcx_kms *kms = r->srv->kms;
     const mcx_kms_settings *s = mcx_kms_get_settings(kms);
-    uint64_t now_ntp = (uint64_t)r->now + NTP_UNIX_OFFSET;
+    uint64_t now_ntp = (uint64_t)r->kms_now + NTP_UNIX_OFFSET;
     uint64_t d = ntp > now_ntp ? ntp - now_ntp : now_ntp - ntp;
     if (d > s->key_period) {
         r->outcome = "refused: time";
@@ -484,7 +485,7 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
     if (!authorize(r, &rc))
         return rc;
     char path_uri[MCX_KMS_TEXT_MAX] = "";
-    uint64_t ntp = (uint64_t)r->now + NTP_UNIX_OFFSET;
+    uint64_t ntp = (uint64_t)r->kms_now + NTP_UNIX_OFFSET;
     if (rt == R_KEYPROV_PATH) {
         /* <percent-encoded user URI>/<NTP-64 timestamp, 16 hex digits> (TS 33.180 D.2.1) */
         const char *slash = strrchr(tail, '/');
@@ -661,6 +662,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         r->method = method;
         client_address(conn, r->addr, sizeof r->addr);
         r->now = (int64_t)time(NULL);
+        r->kms_now = r->now + r->srv->cfg->clock_offset;
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > KMS_MAX_BODY) {

@@ -1,18 +1,22 @@
 /* mcx-kms: the key management server (TS 33.180 §5.2, Annex D) as a daemon.
  *
  *   mcx-kms --config FILE [--listen ADDR:PORT] [--store URL] [--port-file FILE]
+ *           [--clock-offset SECONDS]
  *
  * Opens the sealed master secrets once at start (passphrase file or key file from the
  * configuration) into locked memory, then serves the Annex D XML interface over HTTPS. Logs one
  * line per request to stderr; prints "mcx-kms: listening on https://ADDR:PORT" once the socket
  * listens; SIGTERM / SIGINT stop gracefully (exit 0). SIGHUP is logged and otherwise ignored:
  * the store is read on every request and the IdMS's keys are fetched again when a token names an
- * unknown key. */
+ * unknown key. A clock offset (for rollover drills and tests) moves the key-period clock only and
+ * is announced by a WARNING line at start. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pthread.h>
@@ -34,11 +38,13 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mcx-kms --config FILE [--listen ADDR:PORT] [--store URL] "
-               "[--port-file FILE]\n"
+               "[--port-file FILE] [--clock-offset SECONDS]\n"
                "  --config FILE       JSON configuration (docs/kms.md)\n"
                "  --listen ADDR:PORT  override \"listen\" (port 0: any free port)\n"
                "  --store URL         override \"store\" (sqlite:PATH or postgresql://...)\n"
-               "  --port-file FILE    write the bound port to FILE once listening\n");
+               "  --port-file FILE    write the bound port to FILE once listening\n"
+               "  --clock-offset S    override \"clock_offset\": seconds (may be negative) added\n"
+               "                      to the clock for key periods; drills and tests only\n");
 }
 
 static int write_port_file(const char *path, unsigned port)
@@ -68,6 +74,36 @@ static int replace(char **field, const char *value)
     return 0;
 }
 
+/* A signed number of seconds within +-MCX_KMS_CLOCK_OFFSET_MAX. */
+static int parse_offset(const char *text, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v > MCX_KMS_CLOCK_OFFSET_MAX ||
+        v < -MCX_KMS_CLOCK_OFFSET_MAX)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* A shifted key-period clock issues keys for other periods than the real one: say so loudly, with
+ * both times, so that nobody runs it in production by accident. */
+static void warn_offset(int64_t offset)
+{
+    time_t real = time(NULL), shifted = real + (time_t)offset;
+    struct tm a, b;
+    char ra[32] = "?", sb[32] = "?";
+    if (gmtime_r(&real, &a) != NULL)
+        strftime(ra, sizeof ra, "%Y-%m-%dT%H:%M:%SZ", &a);
+    if (gmtime_r(&shifted, &b) != NULL)
+        strftime(sb, sizeof sb, "%Y-%m-%dT%H:%M:%SZ", &b);
+    fprintf(stderr,
+            "mcx-kms: WARNING: CLOCK OFFSET %+" PRId64 " s: key periods follow %s, not the real "
+            "time %s (tokens and the audit log keep the real clock); for drills and tests only\n",
+            offset, sb, ra);
+}
+
 /* The master secrets, from the sealed file with the configuration's passphrase or key file. */
 static mcx_status load_secrets(const mcx_kms_config *cfg, mcx_kms_secrets **out)
 {
@@ -94,6 +130,7 @@ static mcx_status load_secrets(const mcx_kms_config *cfg, mcx_kms_secrets **out)
 int main(int argc, char **argv)
 {
     const char *config = NULL, *listen = NULL, *store = NULL, *port_file = NULL;
+    const char *clock_offset = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -113,6 +150,8 @@ int main(int argc, char **argv)
             store = argv[++i];
         else if (strcmp(a, "--port-file") == 0)
             port_file = argv[++i];
+        else if (strcmp(a, "--clock-offset") == 0)
+            clock_offset = argv[++i];
         else {
             fprintf(stderr, "mcx-kms: unknown option %s\n", a);
             usage(stderr);
@@ -139,6 +178,15 @@ int main(int argc, char **argv)
         mcx_kms_config_free(cfg);
         return 1;
     }
+    if (clock_offset != NULL && parse_offset(clock_offset, &cfg->clock_offset) != 0) {
+        fprintf(stderr,
+                "mcx-kms: --clock-offset: \"%s\" is not an integer of seconds within +-%lld\n",
+                clock_offset, (long long)MCX_KMS_CLOCK_OFFSET_MAX);
+        mcx_kms_config_free(cfg);
+        return 2;
+    }
+    if (cfg->clock_offset != 0)
+        warn_offset(cfg->clock_offset);
 
     mcx_kms_secrets *secrets = NULL;
     mcx_store *st = NULL;
