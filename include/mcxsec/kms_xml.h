@@ -13,9 +13,10 @@
  * Key text is read by the rule of the deployed KMS clients (all hex digits: hex, else base64);
  * keys are always written as hexBinary with xsi:type="KeyContentType".
  * Output is valid against schemas/mcsecKMSInterface.xsd (compiled in: mcx_kms_xml_validate).
- * Not supported yet: keys wrapped with the transport key (xenc:EncryptedKey, MCX_E_UNSUPPORTED)
- * and signature checks of SignedKmsResponse/SignedKmsRequest/SignedKmsCertificate (the inner
- * message is parsed and signed_form is set; ds:Signature is not verified). */
+ * mcx_kms_response_parse refuses keys wrapped with the transport key (xenc:EncryptedKey,
+ * MCX_E_UNSUPPORTED) and does not check signatures (the inner message of a Signed* form is
+ * parsed and signed_form is set); see the last section for wrapped keys and SignedKmsResponse
+ * verification. SignedKmsRequest/SignedKmsCertificate signatures are not verified. */
 #ifndef MCXSEC_KMS_XML_H
 #define MCXSEC_KMS_XML_H
 
@@ -107,7 +108,7 @@ typedef enum mcx_kms_msg_type {
 /* KmsResponse (TS 33.180 D.2.3). For writing, the caller fills it and points certs/key_sets at
  * its own arrays; a parsed one owns them and is released with mcx_kms_response_free. */
 typedef struct mcx_kms_response {
-    int signed_form; /* parsed from SignedKmsResponse (signature NOT verified) */
+    int signed_form; /* 1: parsed from SignedKmsResponse (not verified); 2: verified */
     char user_uri[MCX_KMS_TEXT_MAX];
     char kms_uri[MCX_KMS_TEXT_MAX];
     time_t time;                           /* Time, UTC */
@@ -184,6 +185,76 @@ MCX_API const char *mcx_kms_xml_schema(void);
  * Errors: MCX_E_ENCODING (neither), MCX_E_LENGTH (more than cap octets). */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_key_decode(const char *text, uint8_t *out, size_t cap,
                                                      size_t *out_len);
+
+/* ---------- Signed responses and wrapped keys (TS 33.180 D.1; src/kmsxml/secure.c) ----------
+ *
+ * Optional per client. Annex D signs with HMAC-SHA-256 under the integrity key InK (or TrK) and
+ * may wrap key material with the transport key TrK; the algorithm URIs and the Reference are not
+ * given there, so mcxsec chooses (docs/kms_xml.md, "Signed responses and wrapped keys"):
+ *   wrap: xenc:EncryptedKey, AES-256 key wrap (RFC 3394, xmlenc#kw-aes256) when the key is a
+ *         multiple of 8 octets (SSK), else AES-256 key wrap with padding (RFC 5649,
+ *         xmlenc11#kw-aes-256-pad; the 257-octet RSK);
+ *   sign: enveloped ds:Signature, last child of SignedKmsResponse, exclusive C14N, HMAC-SHA-256,
+ *         one Reference URI="" (the whole document) with the enveloped-signature and exclusive
+ *         C14N transforms, digest SHA-256. */
+#define MCX_KMS_TRK_BYTES          32 /* transport key TrK (AES-256) */
+#define MCX_KMS_INK_BYTES          32 /* integrity key InK (HMAC-SHA-256) */
+#define MCX_KMS_XENC_KW_AES256     "http://www.w3.org/2001/04/xmlenc#kw-aes256"
+#define MCX_KMS_XENC_KW_AES256_PAD "http://www.w3.org/2009/xmlenc11#kw-aes-256-pad"
+#define MCX_KMS_DSIG_HMAC_SHA256   "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+#define MCX_KMS_WRAP_MAX_BYTES     (MCX_KMS_RSK_BYTES + 15) /* largest wrapped key */
+
+/* Wrap key_len octets of key material under trk: RFC 3394 when key_len is a multiple of 8 and
+ * at least 16, else RFC 5649 (*padded set to 1). out holds at least key_len + 15 octets.
+ * Errors: MCX_E_ARG, MCX_E_LENGTH (key_len 0 or above MCX_KMS_RSK_BYTES, cap too small),
+ * MCX_E_INTERNAL. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_key_wrap(const uint8_t trk[MCX_KMS_TRK_BYTES],
+                                                   const uint8_t *key, size_t key_len, uint8_t *out,
+                                                   size_t cap, size_t *out_len, int *padded);
+
+/* Unwrap (padded: RFC 5649, else RFC 3394). Errors: MCX_E_ARG, MCX_E_LENGTH (in_len not a
+ * wrapped size, result above cap), MCX_E_TAG_INVALID (integrity check failed: wrong TrK or
+ * altered ciphertext). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_key_unwrap(const uint8_t trk[MCX_KMS_TRK_BYTES],
+                                                     int padded, const uint8_t *in, size_t in_len,
+                                                     uint8_t *out, size_t cap, size_t *out_len);
+
+/* As mcx_kms_response_write, but every KmsKeySet's UserDecryptKey (RSK) and UserSigningKeySSK
+ * are written as xsi:type="EncKeyContentType" holding an xenc:EncryptedKey wrapped under trk.
+ * Release *out with mcx_kms_xml_free. Errors as mcx_kms_response_write. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_response_write_wrapped(
+    const mcx_kms_response *r, const uint8_t trk[MCX_KMS_TRK_BYTES], char **out, size_t *out_len);
+
+/* As mcx_kms_response_parse, and keys held in xenc:EncryptedKey are unwrapped with trk (NULL:
+ * wrapped keys are refused with MCX_E_UNSUPPORTED, as by mcx_kms_response_parse).
+ * Extra errors: MCX_E_TAG_INVALID (wrong TrK or altered wrapped key), MCX_E_UNSUPPORTED (another
+ * EncryptionMethod, CipherReference). The signature of a SignedKmsResponse is NOT verified. */
+MCX_API MCX_MUST_CHECK mcx_status
+mcx_kms_response_parse_wrapped(const uint8_t *xml, size_t len, unsigned flags,
+                               const uint8_t trk[MCX_KMS_TRK_BYTES], mcx_kms_response *out);
+
+/* Sign a KmsResponse document (e.g. from mcx_kms_response_write[_wrapped]): the result is
+ * <SignedKmsResponse> holding it and a ds:Signature (HMAC-SHA-256 under ink, as above).
+ * *out is NUL-terminated, in secure memory: release with mcx_kms_xml_free.
+ * Errors: MCX_E_ARG, MCX_E_LENGTH, MCX_E_ENCODING (not a KmsResponse document), MCX_E_NOMEM,
+ * MCX_E_INTERNAL (xmlsec failed). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_response_sign(const uint8_t *xml, size_t len,
+                                                        const uint8_t ink[MCX_KMS_INK_BYTES],
+                                                        char **out, size_t *out_len);
+
+/* Verify a SignedKmsResponse under ink and parse the KmsResponse it holds (the same tree that
+ * was verified), unwrapping keys with trk (may be NULL). The document must be exactly
+ * SignedKmsResponse{KmsResponse, ds:Signature}, the signature must use the algorithms above
+ * with a single Reference URI="" (so it covers the whole KmsResponse; signature wrapping is
+ * refused). out->signed_form is 2 after a verified signature.
+ * Errors: MCX_E_SIG_INVALID (unsigned document, misplaced or malformed signature, other
+ * algorithms or references, digest or HMAC mismatch: the reason names which), the errors of
+ * mcx_kms_response_parse_wrapped. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_response_verify(const uint8_t *xml, size_t len,
+                                                          unsigned flags,
+                                                          const uint8_t ink[MCX_KMS_INK_BYTES],
+                                                          const uint8_t *trk,
+                                                          mcx_kms_response *out);
 
 #ifdef __cplusplus
 }

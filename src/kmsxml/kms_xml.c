@@ -354,20 +354,139 @@ static mcx_status get_time(const char *parent, const xmlNode *el, time_t *v)
     return st;
 }
 
+/* The transport key of the parse under way (mcx_kms_response_parse_wrapped / _verify), NULL
+ * otherwise. Thread-local: the walk's callbacks take the record they fill, not a context. */
+static _Thread_local const uint8_t *parse_trk;
+
+/* The element children of el in the XML Encryption namespace, and whether el has other element
+ * children or non-blank text. */
+static int is_xenc(const xmlNode *c, const char *name)
+{
+    return c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
+           strcmp((const char *)c->ns->href, XENC_NS) == 0 &&
+           (name == NULL || strcmp(nm(c), name) == 0);
+}
+
+static const xmlNode *only_child(const xmlNode *el, const char *name)
+{
+    const xmlNode *f = NULL;
+    for (const xmlNode *c = el->children; c != NULL; c = c->next)
+        if (is_xenc(c, name)) {
+            if (f != NULL)
+                return NULL;
+            f = c;
+        }
+    return f;
+}
+
+/* xenc:EncryptedKey (W3C XML Encryption §3.5.1) -> the unwrapped key in dst (cap octets).
+ * EncryptionMethod must be AES-256 key wrap (RFC 3394) or with padding (RFC 5649), the cipher
+ * text a CipherData/CipherValue (no CipherReference: nothing is fetched); ds:KeyInfo and other
+ * optional children are ignored (the key is the TrK given by the caller). */
+static mcx_status unwrap_key(const char *parent, const xmlNode *el, const xmlNode *ek, uint8_t *dst,
+                             size_t cap, size_t *got)
+{
+    if (parse_trk == NULL)
+        return MCX_FAIL(MCX_E_UNSUPPORTED,
+                        "KMS XML: %s/%s: key wrapped with the transport key "
+                        "(xenc:EncryptedKey) is not supported without a TrK",
+                        parent, nm(el));
+    for (const xmlNode *c = el->children; c != NULL; c = c->next) {
+        int blank = c->type == XML_TEXT_NODE && xmlIsBlankNode(c);
+        if (c != ek && !blank && c->type != XML_COMMENT_NODE)
+            return MCX_FAIL(MCX_E_ENCODING,
+                            "KMS XML: %s/%s: text or elements beside xenc:EncryptedKey", parent,
+                            nm(el));
+    }
+    const xmlNode *em = only_child(ek, "EncryptionMethod");
+    const xmlNode *cd = only_child(ek, "CipherData");
+    const xmlNode *cv = cd ? only_child(cd, "CipherValue") : NULL;
+    if (em == NULL || cv == NULL)
+        return MCX_FAIL(cd && only_child(cd, "CipherReference") ? MCX_E_UNSUPPORTED
+                                                                : MCX_E_ENCODING,
+                        "KMS XML: %s/%s: xenc:EncryptedKey needs one EncryptionMethod and "
+                        "CipherData/CipherValue",
+                        parent, nm(el));
+    xmlChar *alg = xmlGetNoNsProp(em, (const xmlChar *)"Algorithm");
+    int padded = -1;
+    if (alg && strcmp((const char *)alg, MCX_KMS_XENC_KW_AES256) == 0)
+        padded = 0;
+    else if (alg && strcmp((const char *)alg, MCX_KMS_XENC_KW_AES256_PAD) == 0)
+        padded = 1;
+    if (padded < 0) {
+        mcx_status st = MCX_FAIL(MCX_E_UNSUPPORTED,
+                                 "KMS XML: %s/%s: EncryptionMethod '%.80s' (expected AES-256 key "
+                                 "wrap %s or %s)",
+                                 parent, nm(el), alg ? (const char *)alg : "(none)",
+                                 MCX_KMS_XENC_KW_AES256, MCX_KMS_XENC_KW_AES256_PAD);
+        xmlFree(alg);
+        return st;
+    }
+    xmlFree(alg);
+    /* base64Binary may hold whitespace (xmlsec1 breaks lines): copy without it. */
+    char *t;
+    size_t n;
+    MCX_GUARD(leaf_text(parent, cv, &t, &n));
+    mcx_status st = MCX_OK;
+    uint8_t ct[MCX_KMS_WRAP_MAX_BYTES + 8];
+    size_t ct_len = 0, k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r')
+            t[k++] = t[i];
+    st = b64_decode(t, k, ct, sizeof ct, &ct_len);
+    if (st != MCX_OK)
+        st = MCX_FAIL(st, "KMS XML: %s/%s: CipherValue is not base64 of at most %zu octets", parent,
+                      nm(el), sizeof ct);
+    else
+        st = mcx_kms_key_unwrap(parse_trk, padded, ct, ct_len, dst, cap, got);
+    if (st != MCX_OK && st != MCX_E_ENCODING && st != MCX_E_LENGTH)
+        st = MCX_FAIL(st, "KMS XML: %s/%s: %s", parent, nm(el),
+                      st == MCX_E_TAG_INVALID
+                          ? "wrapped key fails the key wrap integrity check (wrong TrK?)"
+                          : "cannot unwrap");
+    else if (st == MCX_E_LENGTH)
+        st = MCX_FAIL(st, "KMS XML: %s/%s: wrapped key of %zu octets does not fit", parent, nm(el),
+                      ct_len);
+    mcx_memzero(ct, sizeof ct);
+    text_free(t, n);
+    return st;
+}
+
 /* A key or point: hex or base64 text (FORMATS §8) of exactly want octets (want_max when 0 <
  * want_max: a variable length up to it). prefix04: the first octet must be 0x04 (uncompressed
- * point, RFC 6507 §3.2 / RFC 6508 §2.1). A wrapped key (xenc:EncryptedKey child or xsi:type
- * EncKeyContentType) is refused as unsupported. */
+ * point, RFC 6507 §3.2 / RFC 6508 §2.1). A key wrapped in an xenc:EncryptedKey child (xsi:type
+ * EncKeyContentType, TS 33.180 D.3) is unwrapped with parse_trk, and refused without one. */
 static mcx_status get_key(const char *parent, const xmlNode *el, uint8_t *dst, size_t want,
                           size_t *var_len, int prefix04)
 {
     for (const xmlNode *c = el->children; c != NULL; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && c->ns && c->ns->href &&
-            strcmp((const char *)c->ns->href, XENC_NS) == 0)
-            return MCX_FAIL(MCX_E_UNSUPPORTED,
-                            "KMS XML: %s/%s: key wrapped with the transport key "
-                            "(xenc:EncryptedKey) is not supported",
-                            parent, nm(el));
+        if (is_xenc(c, NULL)) {
+            if (!is_xenc(c, "EncryptedKey"))
+                return MCX_FAIL(MCX_E_ENCODING, "KMS XML: %s/%s: unexpected xenc:%s", parent,
+                                nm(el), nm(c));
+            uint8_t *wide = mcx_secure_alloc(want + 16);
+            if (wide == NULL)
+                return MCX_FAIL(MCX_E_NOMEM, "out of memory");
+            size_t got = 0;
+            mcx_status st = unwrap_key(parent, el, c, wide, want + 16, &got);
+            if (st == MCX_OK && var_len == NULL && got != want)
+                st = MCX_FAIL(MCX_E_LENGTH, "KMS XML: %s/%s: %zu octets unwrapped, expected %zu",
+                              parent, nm(el), got, want);
+            else if (st == MCX_OK && var_len != NULL && (got == 0 || got > want))
+                st = MCX_FAIL(MCX_E_LENGTH, "KMS XML: %s/%s: %zu octets unwrapped, expected 1..%zu",
+                              parent, nm(el), got, want);
+            else if (st == MCX_OK && prefix04 && wide[0] != 0x04)
+                st = MCX_FAIL(MCX_E_ENCODING,
+                              "KMS XML: %s/%s: unwrapped first octet 0x%02x, expected 0x04", parent,
+                              nm(el), wide[0]);
+            if (st == MCX_OK) {
+                memcpy(dst, wide, got);
+                if (var_len)
+                    *var_len = got;
+            }
+            mcx_secure_free(wide);
+            return st;
+        }
     char *t;
     size_t n;
     MCX_GUARD(leaf_text(parent, el, &t, &n));
@@ -911,7 +1030,7 @@ static void wipe_tree(xmlDict *dict, xmlNode *n)
     }
 }
 
-static mcx_status read_doc(const uint8_t *xml, size_t len, unsigned flags, xmlDoc **out)
+mcx_status mcx_kms_xml_read_doc(const uint8_t *xml, size_t len, unsigned flags, xmlDoc **out)
 {
     *out = NULL;
     if (xml == NULL && len != 0)
@@ -970,7 +1089,7 @@ static mcx_status read_doc(const uint8_t *xml, size_t len, unsigned flags, xmlDo
     return MCX_OK;
 }
 
-static void free_doc(xmlDoc *doc)
+void mcx_kms_xml_free_doc(xmlDoc *doc)
 {
     if (doc) {
         wipe_tree(doc->dict, doc->children);
@@ -1027,25 +1146,41 @@ void mcx_kms_response_free(mcx_kms_response *r)
     mcx_memzero(r, sizeof *r);
 }
 
-mcx_status mcx_kms_response_parse(const uint8_t *xml, size_t len, unsigned flags,
-                                  mcx_kms_response *out)
+mcx_status mcx_kms_response_from_el(const xmlNode *el, const uint8_t *trk, mcx_kms_response *out)
+{
+    parse_trk = trk;
+    mcx_status st =
+        walk_seq(el, resp_fields, sizeof resp_fields / sizeof resp_fields[0], resp_field, out);
+    parse_trk = NULL;
+    return st;
+}
+
+mcx_status mcx_kms_response_parse_wrapped(const uint8_t *xml, size_t len, unsigned flags,
+                                          const uint8_t trk[MCX_KMS_TRK_BYTES],
+                                          mcx_kms_response *out)
 {
     if (out == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS XML: NULL response");
     memset(out, 0, sizeof *out);
     xmlDoc *doc;
-    MCX_GUARD(read_doc(xml, len, flags, &doc));
+    MCX_GUARD(mcx_kms_xml_read_doc(xml, len, flags, &doc));
     const xmlNode *el;
     int signed_form;
     mcx_status st = find_root(doc, "KmsResponse", &el, &signed_form);
     if (st == MCX_OK) {
         out->signed_form = signed_form;
-        st = walk_seq(el, resp_fields, sizeof resp_fields / sizeof resp_fields[0], resp_field, out);
+        st = mcx_kms_response_from_el(el, trk, out);
     }
-    free_doc(doc);
+    mcx_kms_xml_free_doc(doc);
     if (st != MCX_OK)
         mcx_kms_response_free(out);
     return st;
+}
+
+mcx_status mcx_kms_response_parse(const uint8_t *xml, size_t len, unsigned flags,
+                                  mcx_kms_response *out)
+{
+    return mcx_kms_response_parse_wrapped(xml, len, flags, NULL, out);
 }
 
 mcx_status mcx_kms_request_parse(const uint8_t *xml, size_t len, unsigned flags,
@@ -1055,7 +1190,7 @@ mcx_status mcx_kms_request_parse(const uint8_t *xml, size_t len, unsigned flags,
         return MCX_FAIL(MCX_E_ARG, "KMS XML: NULL request");
     memset(out, 0, sizeof *out);
     xmlDoc *doc;
-    MCX_GUARD(read_doc(xml, len, flags, &doc));
+    MCX_GUARD(mcx_kms_xml_read_doc(xml, len, flags, &doc));
     const xmlNode *el;
     int signed_form;
     mcx_status st = find_root(doc, "KmsRequest", &el, &signed_form);
@@ -1063,7 +1198,7 @@ mcx_status mcx_kms_request_parse(const uint8_t *xml, size_t len, unsigned flags,
         out->signed_form = signed_form;
         st = walk_seq(el, req_fields, sizeof req_fields / sizeof req_fields[0], req_field, out);
     }
-    free_doc(doc);
+    mcx_kms_xml_free_doc(doc);
     if (st != MCX_OK)
         memset(out, 0, sizeof *out);
     return st;
@@ -1093,7 +1228,7 @@ static void schema_error(void *ctx, xmlErrorPtr e)
 mcx_status mcx_kms_xml_validate(const uint8_t *xml, size_t len)
 {
     xmlDoc *doc;
-    MCX_GUARD(read_doc(xml, len, 0, &doc));
+    MCX_GUARD(mcx_kms_xml_read_doc(xml, len, 0, &doc));
     verr v = {{0}, 0, 0};
     mcx_status st = MCX_OK;
     const char *xsd = mcx_kms_xml_schema();
@@ -1127,6 +1262,6 @@ out:
         xmlSchemaFree(schema);
     if (pc)
         xmlSchemaFreeParserCtxt(pc);
-    free_doc(doc);
+    mcx_kms_xml_free_doc(doc);
     return st;
 }

@@ -14,7 +14,8 @@
 #include "kmsxml/kms_xml_internal.h"
 #include "mcxsec/mem.h"
 
-#define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
+#define XSI_NS  "http://www.w3.org/2001/XMLSchema-instance"
+#define XENC_NS "http://www.w3.org/2001/04/xmlenc#"
 
 typedef struct out {
     char *p;    /* NULL while measuring */
@@ -22,7 +23,8 @@ typedef struct out {
     size_t cap; /* size of p */
     int depth;  /* indentation level */
     mcx_status st;
-    const char *bad; /* name of the element that could not be written */
+    const char *bad;    /* name of the element that could not be written */
+    const uint8_t *trk; /* transport key: secret keys are written wrapped (secure.c) */
 } out;
 
 static void put(out *o, const char *s, size_t n)
@@ -265,6 +267,46 @@ static void cert_out(out *o, const char *wrapper, const mcx_kms_certificate *c)
  * an abstract type (see the notes in schemas/mcsecKMSInterface.xsd). */
 #define KEY_ATTR " xsi:type=\"KeyContentType\""
 
+/* A secret key wrapped under the transport key (TS 33.180 D.1, D.3 EncKeyContentType): an
+ * xenc:EncryptedKey (W3C XML Encryption §3.5.1) with the AES key wrap method and the wrapped
+ * octets in CipherValue. The wrap is deterministic, so both writer passes agree. */
+static void leaf_wrapped(out *o, const char *name, const uint8_t *key, size_t n)
+{
+    char b64[(MCX_KMS_WRAP_MAX_BYTES + 2) / 3 * 4 + 1];
+    const char *alg = NULL;
+    if (mcx_kms_wrap_b64(o->trk, key, n, b64, sizeof b64, &alg) != MCX_OK) {
+        if (o->st == MCX_OK) {
+            o->st = MCX_E_INTERNAL;
+            o->bad = name;
+        }
+        return;
+    }
+    indent(o);
+    puts_(o, "<");
+    puts_(o, name);
+    puts_(o, " xsi:type=\"EncKeyContentType\">");
+    o->depth++;
+    indent(o);
+    puts_(o, "<xenc:EncryptedKey xmlns:xenc=\"" XENC_NS "\">");
+    o->depth++;
+    indent(o);
+    puts_(o, "<xenc:EncryptionMethod Algorithm=\"");
+    puts_(o, alg);
+    puts_(o, "\"/>");
+    indent(o);
+    puts_(o, "<xenc:CipherData><xenc:CipherValue>");
+    puts_(o, b64);
+    puts_(o, "</xenc:CipherValue></xenc:CipherData>");
+    o->depth--;
+    indent(o);
+    puts_(o, "</xenc:EncryptedKey>");
+    o->depth--;
+    indent(o);
+    puts_(o, "</");
+    puts_(o, name);
+    puts_(o, ">");
+}
+
 static void keyset_out(out *o, const mcx_kms_key_set *k)
 {
     /* Version is fixed to 1.1.0 by the schema. */
@@ -288,8 +330,13 @@ static void keyset_out(out *o, const mcx_kms_key_set *k)
         leaf_time(o, "ValidTo", k->valid_to);
     leaf_u64(o, "KeyPeriodNo", k->key_period_no);
     leaf_bool(o, "Revoked", k->revoked);
-    leaf_hex(o, "UserDecryptKey", KEY_ATTR, k->rsk, sizeof k->rsk, 1);
-    leaf_hex(o, "UserSigningKeySSK", KEY_ATTR, k->ssk, sizeof k->ssk, 1);
+    if (o->trk) {
+        leaf_wrapped(o, "UserDecryptKey", k->rsk, sizeof k->rsk);
+        leaf_wrapped(o, "UserSigningKeySSK", k->ssk, sizeof k->ssk);
+    } else {
+        leaf_hex(o, "UserDecryptKey", KEY_ATTR, k->rsk, sizeof k->rsk, 1);
+        leaf_hex(o, "UserSigningKeySSK", KEY_ATTR, k->ssk, sizeof k->ssk, 1);
+    }
     leaf_hex(o, "UserPubTokenPVT", KEY_ATTR, k->pvt, sizeof k->pvt, 1);
     close_tag(o, "KmsKeySet");
 }
@@ -413,12 +460,14 @@ static void w_request(out *o, const void *m)
     request_out(o, m);
 }
 
-static mcx_status write_doc(writer w, const void *msg, char **res, size_t *res_len)
+static mcx_status write_doc(writer w, const void *msg, const uint8_t *trk, char **res,
+                            size_t *res_len)
 {
     *res = NULL;
     if (res_len)
         *res_len = 0;
     out o = {0};
+    o.trk = trk;
     w(&o, msg);
     if (o.st != MCX_OK)
         return MCX_FAIL(o.st, "KMS XML: cannot write %s (missing, out of range or not writable)",
@@ -429,6 +478,7 @@ static mcx_status write_doc(writer w, const void *msg, char **res, size_t *res_l
     if (o.p == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "out of memory");
     o.cap = need_len;
+    o.trk = trk;
     w(&o, msg);
     if (o.st != MCX_OK || o.len != need_len) {
         mcx_secure_free(o.p);
@@ -445,14 +495,23 @@ mcx_status mcx_kms_response_write(const mcx_kms_response *r, char **out_xml, siz
 {
     if (r == NULL || out_xml == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS XML: NULL argument");
-    return write_doc(w_response, r, out_xml, out_len);
+    return write_doc(w_response, r, NULL, out_xml, out_len);
 }
 
 mcx_status mcx_kms_request_write(const mcx_kms_request *q, char **out_xml, size_t *out_len)
 {
     if (q == NULL || out_xml == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS XML: NULL argument");
-    return write_doc(w_request, q, out_xml, out_len);
+    return write_doc(w_request, q, NULL, out_xml, out_len);
+}
+
+mcx_status mcx_kms_response_write_wrapped(const mcx_kms_response *r,
+                                          const uint8_t trk[MCX_KMS_TRK_BYTES], char **out_xml,
+                                          size_t *out_len)
+{
+    if (r == NULL || trk == NULL || out_xml == NULL)
+        return MCX_FAIL(MCX_E_ARG, "KMS XML: NULL argument");
+    return write_doc(w_response, r, trk, out_xml, out_len);
 }
 
 void mcx_kms_xml_free(char *xml)
