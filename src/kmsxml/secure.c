@@ -143,12 +143,12 @@ static void sec_init(void)
     xmlInitParser();
     if (xmlSecInit() < 0)
         return;
-    /* After xmlSecInit, which installs the default (stderr) callback. */
-    xmlSecErrorsSetCallback(sec_error);
     if (xmlSecCheckVersion() != 1)
         return;
     if (xmlSecCryptoAppInit(NULL) < 0 || xmlSecCryptoInit() < 0)
         return;
+    /* After the initialisations, which install the default (stderr) callback. */
+    xmlSecErrorsSetCallback(sec_error);
     sec_ready = 1;
 }
 
