@@ -434,19 +434,20 @@ static mcx_status unwrap_key(const char *parent, const xmlNode *el, const xmlNod
         if (t[i] != ' ' && t[i] != '\t' && t[i] != '\n' && t[i] != '\r')
             t[k++] = t[i];
     st = b64_decode(t, k, ct, sizeof ct, &ct_len);
-    if (st != MCX_OK)
+    if (st != MCX_OK) {
         st = MCX_FAIL(st, "KMS XML: %s/%s: CipherValue is not base64 of at most %zu octets", parent,
                       nm(el), sizeof ct);
-    else
+    } else {
         st = mcx_kms_key_unwrap(parse_trk, padded, ct, ct_len, dst, cap, got);
-    if (st != MCX_OK && st != MCX_E_ENCODING && st != MCX_E_LENGTH)
-        st = MCX_FAIL(st, "KMS XML: %s/%s: %s", parent, nm(el),
-                      st == MCX_E_TAG_INVALID
-                          ? "wrapped key fails the key wrap integrity check (wrong TrK?)"
-                          : "cannot unwrap");
-    else if (st == MCX_E_LENGTH)
-        st = MCX_FAIL(st, "KMS XML: %s/%s: wrapped key of %zu octets does not fit", parent, nm(el),
-                      ct_len);
+        if (st == MCX_E_TAG_INVALID)
+            st = MCX_FAIL(st,
+                          "KMS XML: %s/%s: wrapped key fails the key wrap integrity check "
+                          "(wrong TrK or altered)",
+                          parent, nm(el));
+        else if (st != MCX_OK)
+            st = MCX_FAIL(st, "KMS XML: %s/%s: %zu octets of %s cannot be unwrapped here", parent,
+                          nm(el), ct_len, padded ? "RFC 5649" : "RFC 3394");
+    }
     mcx_memzero(ct, sizeof ct);
     text_free(t, n);
     return st;

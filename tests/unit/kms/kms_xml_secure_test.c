@@ -186,6 +186,19 @@ static void test_wrapped_round_trip(void)
                      MCX_E_LENGTH);
             free(t);
         }
+        /* Too short to be a wrapped key, and not base64. */
+        t = replace(xml, old, "AAAA");
+        if (t) {
+            CHECK_ST(mcx_kms_response_parse_wrapped((const uint8_t *)t, strlen(t), 0, TRK, &b),
+                     MCX_E_LENGTH);
+            free(t);
+        }
+        t = replace(xml, old, "%%%%");
+        if (t) {
+            CHECK_ST(mcx_kms_response_parse_wrapped((const uint8_t *)t, strlen(t), 0, TRK, &b),
+                     MCX_E_ENCODING);
+            free(t);
+        }
     }
     mcx_kms_xml_free(xml);
     mcx_secure_free(ks);
