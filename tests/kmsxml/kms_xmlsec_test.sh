@@ -12,6 +12,9 @@
 # Usage: kms_xmlsec_test.sh TOOL XMLSEC1 XMLLINT SCHEMA
 set -eu
 TOOL=$1 XMLSEC1=$2 XMLLINT=$3 SCHEMA=$4
+# Absolute paths: the test works in a scratch folder.
+abs() { (cd "$(dirname "$1")" && echo "$(pwd)/$(basename "$1")"); }
+TOOL=$(abs "$TOOL") SCHEMA=$(abs "$SCHEMA")
 D=$(mktemp -d /tmp/kms_xmlsec.XXXXXX)
 trap 'rm -rf "$D"' EXIT
 cd "$D"
