@@ -82,7 +82,7 @@ wait "$KMS_PID" 2>/dev/null
 IDMS_PIDS=$(echo "$IDMS_PIDS" | sed "s/ $KMS_PID\b//")
 wait "$BURST"
 n_acked=$(acked "$tmp/a")
-echo "acknowledged before the kill: $n_acked of $N ($(grep -l '^cut' "$tmp/a"/*.code | wc -l) cut)"
+echo "acknowledged before the kill: $n_acked of $N ($(grep -l "^cut" "$tmp/a"/*.code | wc -l) cut short or refused)"
 checks=$((checks + 1))
 [ "$n_acked" -ge 25 ] || fail "only $n_acked answers before the kill"
 checks=$((checks + 1))

@@ -38,10 +38,11 @@ kms_login() {
 }
 
 # kms_start [ARGS...]: start mcx-kms on ${KMS_CONF:-$tmp/kms.json} (log $tmp/kms.log), wait for its
-# "listening" line; $KMS_PID. On failure print the log and return 1.
+# "listening" line (30 s at most); $KMS_PID. $KMS_WRAP, when set, is a command line to run it
+# under (valgrind ...). On failure print the log and return 1.
 kms_start() {
     : >"$tmp/kms.log"
-    "$KMSD" --config "${KMS_CONF:-$tmp/kms.json}" "$@" >"$tmp/kms.log" 2>&1 &
+    $KMS_WRAP "$KMSD" --config "${KMS_CONF:-$tmp/kms.json}" "$@" >"$tmp/kms.log" 2>&1 &
     KMS_PID=$!
     IDMS_PIDS="$IDMS_PIDS $KMS_PID"
     _i=0
