@@ -60,6 +60,7 @@ static void response(const uint8_t *data, size_t size)
             abort();
         return;
     }
+    int schema_valid = mcx_kms_xml_validate(data, size) == MCX_OK;
     if (r.n_certs > MCX_KMS_MAX_CERTS || r.n_key_sets > MCX_KMS_MAX_KEY_SETS)
         abort();
     str_ok(r.error_msg, sizeof r.error_msg);
@@ -71,8 +72,12 @@ static void response(const uint8_t *data, size_t size)
      * positive zone): then the writer refuses and there is nothing more to compare. */
     if (mcx_kms_response_write(&r, &xml, &n) == MCX_OK) {
         mcx_kms_response b;
-        if (mcx_kms_xml_validate((const uint8_t *)xml, n) != MCX_OK ||
-            mcx_kms_response_parse((const uint8_t *)xml, n, 0, &b) != MCX_OK)
+        /* The reader is lenient where deployed KMSs are (a KmsUri such as "192.168.4.101:8080" is
+         * no xs:anyURI) and the writer writes values as given: so schema-valid in must give
+         * schema-valid out, and whatever was read must read back. */
+        if (schema_valid && mcx_kms_xml_validate((const uint8_t *)xml, n) != MCX_OK)
+            abort();
+        if (mcx_kms_response_parse((const uint8_t *)xml, n, 0, &b) != MCX_OK)
             abort();
         same_response(&r, &b);
         mcx_kms_response_free(&b);
@@ -92,8 +97,9 @@ static void request(const uint8_t *data, size_t size)
     str_ok(q.client_id, sizeof q.client_id);
     char *xml = NULL;
     size_t n = 0;
+    int schema_valid = mcx_kms_xml_validate(data, size) == MCX_OK;
     if (mcx_kms_request_write(&q, &xml, &n) == MCX_OK) {
-        if (mcx_kms_xml_validate((const uint8_t *)xml, n) != MCX_OK ||
+        if ((schema_valid && mcx_kms_xml_validate((const uint8_t *)xml, n) != MCX_OK) ||
             mcx_kms_request_parse((const uint8_t *)xml, n, 0, &b) != MCX_OK)
             abort();
         if (strcmp(q.user_uri, b.user_uri) || q.time != b.time ||
