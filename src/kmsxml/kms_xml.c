@@ -1226,27 +1226,42 @@ static void schema_error(void *ctx, xmlErrorPtr e)
         v->msg[--k] = '\0';
 }
 
+/* The Annex D schema, compiled once per process: compiling it costs far more than validating a
+ * response, and a KMS validates every request. A compiled schema is read-only and may be shared
+ * by threads, each validating with its own context (libxml2's xmlschemas threading notes); it
+ * lives until process exit. */
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+static xmlSchema *compiled_schema;
+static char compiled_schema_error[200];
+
+static void schema_compile(void)
+{
+    pthread_once(&xml_once, xml_init);
+    verr v = {{0}, 0, 0};
+    const char *xsd = mcx_kms_xml_schema();
+    xmlSchemaParserCtxt *pc = xmlSchemaNewMemParserCtxt(xsd, (int)strlen(xsd));
+    if (pc == NULL) {
+        snprintf(compiled_schema_error, sizeof compiled_schema_error, "out of memory");
+        return;
+    }
+    xmlSchemaSetParserStructuredErrors(pc, schema_error, &v);
+    compiled_schema = xmlSchemaParse(pc);
+    if (compiled_schema == NULL)
+        snprintf(compiled_schema_error, sizeof compiled_schema_error, "%s", v.msg);
+    xmlSchemaFreeParserCtxt(pc);
+}
+
 mcx_status mcx_kms_xml_validate(const uint8_t *xml, size_t len)
 {
+    pthread_once(&schema_once, schema_compile);
+    if (compiled_schema == NULL)
+        return MCX_FAIL(MCX_E_INTERNAL, "KMS XML: compiled-in schema does not load: %s",
+                        compiled_schema_error);
     xmlDoc *doc;
     MCX_GUARD(mcx_kms_xml_read_doc(xml, len, 0, &doc));
     verr v = {{0}, 0, 0};
     mcx_status st = MCX_OK;
-    const char *xsd = mcx_kms_xml_schema();
-    xmlSchemaParserCtxt *pc = xmlSchemaNewMemParserCtxt(xsd, (int)strlen(xsd));
-    xmlSchema *schema = NULL;
-    xmlSchemaValidCtxt *vc = NULL;
-    if (pc == NULL) {
-        st = MCX_FAIL(MCX_E_NOMEM, "out of memory");
-        goto out;
-    }
-    xmlSchemaSetParserStructuredErrors(pc, schema_error, &v);
-    schema = xmlSchemaParse(pc);
-    if (schema == NULL) {
-        st = MCX_FAIL(MCX_E_INTERNAL, "KMS XML: compiled-in schema does not load: %s", v.msg);
-        goto out;
-    }
-    vc = xmlSchemaNewValidCtxt(schema);
+    xmlSchemaValidCtxt *vc = xmlSchemaNewValidCtxt(compiled_schema);
     if (vc == NULL) {
         st = MCX_FAIL(MCX_E_NOMEM, "out of memory");
         goto out;
@@ -1259,10 +1274,6 @@ mcx_status mcx_kms_xml_validate(const uint8_t *xml, size_t len)
 out:
     if (vc)
         xmlSchemaFreeValidCtxt(vc);
-    if (schema)
-        xmlSchemaFree(schema);
-    if (pc)
-        xmlSchemaFreeParserCtxt(pc);
     mcx_kms_xml_free_doc(doc);
     return st;
 }
