@@ -18,7 +18,8 @@
  *
  * Store schema (component "kms"; docs/kms.md): kms_settings, users, services, issued_key_sets
  * (SSK and RSK encrypted with AES-256-GCM under a key derived from KSAK || z, additional data
- * identity || period), issue_log (append-only audit), certcache (external KMS certificates).
+ * identity || period), issue_log (append-only audit), certcache (external KMS certificates),
+ * client_keys (per-identity TrK and InK, encrypted like key sets; TS 33.180 D.1).
  *
  * Threads: an mcx_kms is immutable after mcx_kms_open and may be shared by threads; the store is
  * not (one connection per thread, include/mcxsec/store.h). */
@@ -86,6 +87,15 @@ MCX_API void mcx_kms_secrets_free(mcx_kms_secrets *s);
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_secrets_seal(const mcx_kms_secrets *s, const char *path,
                                                        const mcx_kms_unlock *unlock,
                                                        const mcx_kms_kdf_params *kdf);
+
+/* Read the 32-octet key of a key file (64 hex digits and a newline, mode 0600 or stricter), or
+ * create the file (exclusively, 0600) with a fresh random key when it does not exist; *created
+ * (may be NULL) tells which. Used for the sealed file's key file and for client TrK / InK files.
+ * Errors: MCX_E_DENIED (readable by others), MCX_E_ENCODING (not 64 hex digits), MCX_E_IO,
+ * MCX_E_RANDOM, MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_key_file_obtain(const char *path,
+                                                          uint8_t key[MCX_KMS_FILE_KEY_BYTES],
+                                                          int *created);
 
 /* Open a sealed file into secure memory and recompute KPAK and Z.
  * Errors: MCX_E_DENIED (the sealed file or key file is readable or writable by group or others),
@@ -215,6 +225,38 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_kms_rollover(const mcx_kms *kms, mcx_store
  * Errors: MCX_E_ARG, MCX_E_STORE. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_certcache_put(mcx_store *st, const char *kms_uri,
                                                         const char *cert_xml, int64_t now);
+
+/* ---- Per-client transport and integrity keys (TS 33.180 D.1) ------------------------------- */
+
+/* An identity's pre-provisioned keys: with a TrK the daemon wraps the key material of its keyprov
+ * responses (xenc:EncryptedKey, mcx_kms_response_write_wrapped); with an InK it signs every
+ * response to it (SignedKmsResponse, mcx_kms_response_sign). Keep in secure memory. */
+typedef struct mcx_kms_client_keys {
+    int has_trk, has_ink;
+    uint8_t trk[MCX_KMS_TRK_BYTES];
+    uint8_t ink[MCX_KMS_INK_BYTES];
+} mcx_kms_client_keys;
+
+/* Record the keys of identity uri (a user or service), replacing any earlier ones: trk and ink
+ * (32 octets each; NULL: none of that kind, at least one given). They are stored encrypted
+ * (AES-256-GCM under the storage key, additional data the identity and the key's kind), so kms
+ * must hold its master secrets. Errors: MCX_E_ARG, MCX_E_NOT_FOUND (unknown identity),
+ * MCX_E_NO_KEY (kms opened without secrets), MCX_E_STORE, MCX_E_RANDOM. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_client_keys_set(const mcx_kms *kms, mcx_store *st,
+                                                          const char *uri, const uint8_t *trk,
+                                                          const uint8_t *ink, int64_t now);
+
+/* Forget uri's keys; *cleared (may be NULL) is 1 when there were some. Errors: MCX_E_ARG,
+ * MCX_E_STORE. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_client_keys_clear(mcx_store *st, const char *uri,
+                                                            int *cleared);
+
+/* uri's keys; an identity without any gets MCX_OK with has_trk = has_ink = 0.
+ * Errors: MCX_E_NO_KEY (keys stored, kms without secrets), MCX_E_TAG_INVALID (a stored key fails
+ * its authentication), MCX_E_STORE, MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_client_keys_get(const mcx_kms *kms, mcx_store *st,
+                                                          const char *uri,
+                                                          mcx_kms_client_keys *out);
 
 /* ---- The daemon's configuration ------------------------------------------------------------- */
 

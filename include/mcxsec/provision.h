@@ -36,6 +36,16 @@ typedef struct mcx_provision_params {
     int repin;                /* accept a certificate that differs from the pinned one */
     mcx_id_mode id_mode;      /* identity octets from the UID (uid.h); MCX_ID_RAW per TS 33.180 */
     int no_save;              /* keep the result in memory only (do not write the keystore) */
+    /* Optional pre-provisioned keys (TS 33.180 D.1), shared with the KMS (mcx kms client-keys):
+     * trk, the transport key: key material wrapped in xenc:EncryptedKey is unwrapped with it
+     *   (without it a wrapped key is refused, MCX_E_UNSUPPORTED);
+     * ink, the integrity key: every answer must then be a SignedKmsResponse whose HMAC-SHA-256
+     *   signature verifies under it, else MCX_E_SIG_INVALID and nothing is kept.
+     * NULL: none; when given, trk_len / ink_len must be 32. */
+    const uint8_t *trk;
+    size_t trk_len;
+    const uint8_t *ink;
+    size_t ink_len;
 } mcx_provision_params;
 
 #define MCX_PROVISION_MAX_PERIODS 4
@@ -59,10 +69,11 @@ typedef struct mcx_provision_result {
  * Errors: MCX_E_ARG (missing parameter, kms_url not https://), MCX_E_IO (connection, TLS or
  *   trust failure, HTTP status other than 200, the keystore file), MCX_E_DENIED (KmsError; a
  *   changed certificate without repin; a key set for another user or KMS; revoked or expired
- *   certificate), MCX_E_ENCODING (malformed XML, unexpected answer), MCX_E_UNSUPPORTED (a user
- *   ID format other than 2, wrapped keys), MCX_E_KEY_INVALID and the other validation errors
- *   (a key set that fails its checks), MCX_E_NO_KEY (no key set for the current period),
- *   MCX_E_NOMEM. */
+ *   certificate), MCX_E_SIG_INVALID (with an InK: an answer not signed, or whose signature does
+ *   not verify), MCX_E_TAG_INVALID (with a TrK: a wrapped key that does not unwrap), MCX_E_ENCODING
+ * (malformed XML, unexpected answer), MCX_E_UNSUPPORTED (a user ID format other than 2, wrapped
+ * keys without a TrK), MCX_E_KEY_INVALID and the other validation errors (a key set that fails its
+ * checks), MCX_E_NO_KEY (no key set for the current period), MCX_E_NOMEM. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_client_provision(const mcx_provision_params *p,
                                                        mcx_provision_result *res);
 

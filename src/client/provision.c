@@ -67,10 +67,35 @@ static mcx_status exchange(const mcx_provision_params *p, const char *url, const
     char shown[MCX_SHOWN_MAX], why[512];
     mcx_printable(url, shown, sizeof shown);
     long status = hr.status;
-    st = mcx_kms_response_parse((const uint8_t *)hr.body, hr.body_len, 0, resp);
+    /* TS 33.180 D.1: with an InK every answer must be a SignedKmsResponse that verifies (its
+     * KmsResponse is read from the verified tree); with a TrK wrapped keys are unwrapped. */
+    if (p->ink != NULL)
+        st =
+            mcx_kms_response_verify((const uint8_t *)hr.body, hr.body_len, 0, p->ink, p->trk, resp);
+    else
+        st = mcx_kms_response_parse_wrapped((const uint8_t *)hr.body, hr.body_len, 0, p->trk, resp);
     if (st != MCX_OK) {
-        if (status != 200)
+        if (status != 200 && p->ink != NULL && st == MCX_E_SIG_INVALID)
+            st = MCX_FAIL(MCX_E_IO,
+                          "KMS %s: HTTP status %ld (an answer that is not signed with "
+                          "the InK: not read)",
+                          shown, status);
+        else if (status != 200)
             st = MCX_FAIL(MCX_E_IO, "KMS %s: HTTP status %ld", shown, status);
+        else if (st == MCX_E_SIG_INVALID)
+            st = MCX_FAIL(st,
+                          "KMS %s: the response is refused, its signature under the InK "
+                          "does not verify: %s",
+                          shown, copy_reason(why, sizeof why));
+        else if (st == MCX_E_UNSUPPORTED && p->trk == NULL &&
+                 strstr(hr.body != NULL ? hr.body : "", "EncryptedKey") != NULL)
+            st = MCX_FAIL(st,
+                          "KMS %s: the key material is wrapped with a transport key "
+                          "(xenc:EncryptedKey) and no TrK was given (mcx keys fetch --trk-file)",
+                          shown);
+        else if (st == MCX_E_TAG_INVALID)
+            st = MCX_FAIL(st, "KMS %s: a wrapped key does not unwrap (wrong TrK?): %s", shown,
+                          copy_reason(why, sizeof why));
         else
             st = MCX_FAIL(st, "KMS %s: %s", shown, copy_reason(why, sizeof why));
         mcx_http_response_free(&hr);
@@ -189,6 +214,10 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
     size_t ul = strlen(p->kms_url);
     if (ul > 512 || strlen(p->user_uri) >= MCX_KMS_TEXT_MAX)
         return MCX_FAIL(MCX_E_ARG, "provision: KMS URL or user URI too long");
+    if ((p->trk != NULL && p->trk_len != MCX_KMS_TRK_BYTES) ||
+        (p->ink != NULL && p->ink_len != MCX_KMS_INK_BYTES))
+        return MCX_FAIL(MCX_E_ARG, "provision: TrK and InK must be %d octets each",
+                        MCX_KMS_TRK_BYTES);
     if (p->id_mode != MCX_ID_RAW && p->id_mode != MCX_ID_HEX_STRING)
         return MCX_FAIL(MCX_E_ARG, "provision: identity mode %d", (int)p->id_mode);
     if (ul > 8 && p->kms_url[ul - 1] == '/')

@@ -35,6 +35,10 @@ static const mcx_store_migration kms_migrations[] = {
         "CREATE INDEX kms_issue_log_identity ON kms_issue_log (identity);"
         "CREATE TABLE kms_certcache (kms_uri TEXT PRIMARY KEY, cert_xml TEXT NOT NULL,"
         " added_at BIGINT NOT NULL)"},
+    /* TS 33.180 D.1: per-identity transport (TrK) and integrity (InK) keys, each a nonce ||
+     * AES-256-GCM ciphertext || tag under the storage key (client_keys.c); NULL: none. */
+    {2, "CREATE TABLE kms_client_keys (uri TEXT PRIMARY KEY, trk BLOB, ink BLOB,"
+        " created_at BIGINT NOT NULL)"},
 };
 
 #define STORAGE_LABEL "mcxsec kms key-set storage v1"

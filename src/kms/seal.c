@@ -180,11 +180,14 @@ static mcx_status key_file_read(const char *path, uint8_t key[MCX_KMS_FILE_KEY_B
 }
 
 /* Create a key file with a fresh key, or read the existing one. */
-static mcx_status key_file_obtain(const char *path, uint8_t key[MCX_KMS_FILE_KEY_BYTES])
+static mcx_status key_file_obtain(const char *path, uint8_t key[MCX_KMS_FILE_KEY_BYTES],
+                                  int *created)
 {
+    *created = 0;
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 && errno == EEXIST)
         return key_file_read(path, key);
+    *created = 1;
     if (fd < 0)
         return MCX_FAIL(MCX_E_IO, "KMS: cannot create key file %s: %s", path, strerror(errno));
     char text[KEYFILE_LEN + 1];
@@ -199,6 +202,20 @@ static mcx_status key_file_obtain(const char *path, uint8_t key[MCX_KMS_FILE_KEY
     close(fd);
     if (st != MCX_OK)
         unlink(path);
+    return st;
+}
+
+mcx_status mcx_kms_key_file_obtain(const char *path, uint8_t key[MCX_KMS_FILE_KEY_BYTES],
+                                   int *created)
+{
+    int c = 0;
+    if (path == NULL || key == NULL)
+        return MCX_FAIL(MCX_E_ARG, "KMS: NULL key file or key");
+    mcx_status st = key_file_obtain(path, key, &c);
+    if (created != NULL)
+        *created = st == MCX_OK && c;
+    if (st != MCX_OK)
+        mcx_memzero(key, MCX_KMS_FILE_KEY_BYTES);
     return st;
 }
 
@@ -260,7 +277,8 @@ mcx_status mcx_kms_secrets_seal(const mcx_kms_secrets *s, const char *path,
         put32(file + 20, p);
     } else {
         file[8] = MODE_KEY;
-        MCX_GUARD(key_file_obtain(unlock->key_file, key)); /* created now if missing */
+        int created = 0;
+        MCX_GUARD(key_file_obtain(unlock->key_file, key, &created)); /* created now if missing */
         mcx_memzero(key, sizeof key);
     }
     MCX_GUARD(mcx_random(file + 24, SALT_BYTES + KMS_NONCE_BYTES));

@@ -25,6 +25,7 @@
 #include <openssl/rand.h>
 
 #include "common/error_internal.h"
+#include "kms/kms_internal.h"
 #include "kms/server_internal.h"
 #include "mcxsec/mem.h"
 #include "mcxsec/token.h"
@@ -70,6 +71,9 @@ typedef struct kreq {
     mcx_store *st;
     mcx_token_claims claims;
     mcx_kms_request rq;
+    /* The requesting identity's TrK / InK (TS 33.180 D.1), secure memory, once the request is
+     * known to be for an identity the token may fetch; NULL before (responses plain). */
+    mcx_kms_client_keys *ck;
 } kreq;
 
 /* ---- Store connections: one per worker at a time, reused ------------------------------------ */
@@ -175,12 +179,29 @@ static void response_head(kreq *r, mcx_kms_response *out)
     out->time = (time_t)r->now;
 }
 
+/* The document for resp: with the identity's TrK the key material of a KmsKeyProv is wrapped
+ * (xenc:EncryptedKey); with its InK the whole KmsResponse (KmsError too) is sent as a
+ * SignedKmsResponse (TS 33.180 D.1; include/mcxsec/kms_xml.h). */
 static mcx_status respond_xml(kreq *r, unsigned status, const mcx_kms_response *resp,
                               const char *const *headers)
 {
     char *xml = NULL;
     size_t len = 0;
-    MCX_GUARD(mcx_kms_response_write(resp, &xml, &len));
+    const mcx_kms_client_keys *ck = r->ck;
+    if (ck != NULL && ck->has_trk && resp->type == MCX_KMS_MSG_KEYPROV)
+        MCX_GUARD(mcx_kms_response_write_wrapped(resp, ck->trk, &xml, &len));
+    else
+        MCX_GUARD(mcx_kms_response_write(resp, &xml, &len));
+    if (ck != NULL && ck->has_ink) {
+        char *signed_xml = NULL;
+        size_t signed_len = 0;
+        mcx_status st =
+            mcx_kms_response_sign((const uint8_t *)xml, len, ck->ink, &signed_xml, &signed_len);
+        mcx_kms_xml_free(xml);
+        MCX_GUARD(st);
+        xml = signed_xml;
+        len = signed_len;
+    }
     return respond(r, status, "application/xml; charset=utf-8", xml, len, 1, headers);
 }
 
@@ -534,6 +555,17 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         r->outcome = "refused: not the token's user";
         return respond_error(r, 403, "the access token does not authorise this UserUri", hd);
     }
+    /* the identity is known: its responses are wrapped / signed when it has client keys */
+    r->ck = mcx_secure_alloc(sizeof *r->ck);
+    if (r->ck == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "KMS: cannot allocate secure memory");
+    mcx_status ckst = mcx_kms_client_keys_get(r->srv->kms, r->st, rq.user_uri, r->ck);
+    if (ckst != MCX_OK) {
+        /* fail closed: never answer such a client unsigned or with its keys in clear */
+        mcx_secure_free(r->ck);
+        r->ck = NULL;
+        return ckst;
+    }
     switch (rt) {
     case R_INIT:
         return handle_init(r);
@@ -748,6 +780,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         }
     }
     free(r->body);
+    mcx_secure_free(r->ck);
     mcx_memzero(&r->claims, sizeof r->claims);
     free(r);
 }
@@ -867,7 +900,11 @@ mcx_status kms_server_start(kms_server **out, const mcx_kms_config *cfg, const m
     /* one connection now: the store answers, and it is the first of the pool */
     mcx_store *st = NULL;
     MCX_GUARD_GOTO(rc, mcx_store_open(&st, cfg->store), fail);
+    /* a store of an older schema gains the newer tables (kms_client_keys) before serving */
+    rc = kms_schema_migrate(st);
     pool_put(srv, st);
+    if (rc != MCX_OK)
+        goto fail;
 
     MCX_GUARD_GOTO(rc, read_file(cfg->tls_cert, 65535, &srv->tls_cert, NULL), fail);
     MCX_GUARD_GOTO(rc, read_file(cfg->tls_key, 65535, &srv->tls_key, NULL), fail);

@@ -2,11 +2,15 @@
  * `mcx keys fetch` provisions the key sets of the current and next key period into the client
  * keystore (include/mcxsec/provision.h, keystore.h) with the access token of `mcx login`;
  * `mcx keys show` lists what the keystore holds. Secret keys are never printed. */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cmd_groups.h"
@@ -78,6 +82,38 @@ static json_t *hex_value(const uint8_t *p, size_t n)
 
 /* ---- mcx keys fetch ---- */
 
+#define CLIENT_KEY_BYTES 32
+
+/* A TrK or InK file (mcx kms client-keys set): 64 hex digits and a newline, owner-only. */
+static int read_client_key(cli_ctx *ctx, const char *flag, uint8_t key[CLIENT_KEY_BYTES])
+{
+    const char *path = cli_str(ctx, flag);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return cli_fail(ctx, MCX_E_IO, "--%s: cannot open %s: %s", flag, path, strerror(errno));
+    struct stat sb;
+    char buf[2 * CLIENT_KEY_BYTES + 4];
+    ssize_t n = -1;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 077) == 0)
+        n = read(fd, buf, sizeof buf - 1);
+    else if (fstat(fd, &sb) == 0) {
+        close(fd);
+        return cli_fail(ctx, MCX_E_DENIED, "--%s: %s must be a regular file of mode 0600", flag,
+                        path);
+    }
+    close(fd);
+    size_t len = n > 0 ? (size_t)n : 0, got = 0;
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    buf[len] = '\0';
+    mcx_status s = len == 2 * CLIENT_KEY_BYTES ? mcx_hex_decode(buf, key, CLIENT_KEY_BYTES, &got)
+                                               : MCX_E_ENCODING;
+    mcx_memzero(buf, sizeof buf);
+    if (s != MCX_OK || got != CLIENT_KEY_BYTES)
+        return cli_fail(ctx, MCX_E_ENCODING, "--%s: %s must hold 64 hex digits", flag, path);
+    return CLI_EXIT_OK;
+}
+
 static int run_fetch(cli_ctx *ctx)
 {
     char tpath[PATH_MAX_], kpath[PATH_MAX_];
@@ -104,9 +140,18 @@ static int run_fetch(cli_ctx *ctx)
         mcx_tokens_clear(&t);
         return cli_fail(ctx, MCX_E_NOMEM, "out of memory");
     }
+    /* the TrK and InK, in secure memory */
+    uint8_t *ck = mcx_secure_alloc(2 * CLIENT_KEY_BYTES);
+    int rc = ck == NULL ? cli_fail(ctx, MCX_E_NOMEM, "out of memory") : CLI_EXIT_OK;
+    if (rc == CLI_EXIT_OK && cli_has(ctx, "trk-file"))
+        rc = read_client_key(ctx, "trk-file", ck);
+    if (rc == CLI_EXIT_OK && cli_has(ctx, "ink-file"))
+        rc = read_client_key(ctx, "ink-file", ck + CLIENT_KEY_BYTES);
     mcx_keystore *ks = NULL;
-    int rc = open_keystore(ctx, MCX_KEYSTORE_CREATE, kpath, sizeof kpath, &ks);
+    if (rc == CLI_EXIT_OK)
+        rc = open_keystore(ctx, MCX_KEYSTORE_CREATE, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK) {
+        mcx_secure_free(ck);
         free(user);
         mcx_tokens_clear(&t);
         return rc;
@@ -120,8 +165,17 @@ static int run_fetch(cli_ctx *ctx)
     p.keystore = ks;
     p.repin = cli_has(ctx, "repin");
     p.id_mode = cli_has(ctx, "id-hex") ? MCX_ID_HEX_STRING : MCX_ID_RAW;
+    if (cli_has(ctx, "trk-file")) {
+        p.trk = ck;
+        p.trk_len = CLIENT_KEY_BYTES;
+    }
+    if (cli_has(ctx, "ink-file")) {
+        p.ink = ck + CLIENT_KEY_BYTES;
+        p.ink_len = CLIENT_KEY_BYTES;
+    }
     mcx_provision_result res;
     s = mcx_client_provision(&p, &res);
+    mcx_secure_free(ck);
     mcx_tokens_clear(&t);
     int sealed = mcx_keystore_sealed(ks);
     mcx_keystore_free(ks);
@@ -294,6 +348,22 @@ static const cli_flag fetch_flags[] = {
      0,
      0,
      "the KMS uses the UID's hex string as ECCSI/SAKKE identity (some deployed KMSs)"},
+    {"trk-file",
+     CLI_STR,
+     0,
+     {0, 0},
+     0,
+     PATH_MAX_,
+     "the transport key TrK (64 hex digits, mode 0600) that unwraps key material the KMS sends "
+     "as xenc:EncryptedKey (TS 33.180 D.1)"},
+    {"ink-file",
+     CLI_STR,
+     0,
+     {0, 0},
+     0,
+     PATH_MAX_,
+     "the integrity key InK (64 hex digits, mode 0600): every KMS answer must then be a "
+     "SignedKmsResponse whose HMAC-SHA-256 signature verifies, else nothing is kept"},
 };
 
 static const cli_flag show_flags[] = {F_KEYSTORE, F_PASSFILE};
@@ -304,7 +374,9 @@ static const cli_command keys_commands[] = {
      "(the KMS certificate, pinned on first use; a changed certificate is refused unless "
      "--repin), then keyprov for the current and next key period. Every key set is checked "
      "before any is kept: KmsUri and UserUri, the UID (format 2), SSK/PVT (RFC 6507 §5.1.2) and "
-     "RSK (RFC 6508 §6.1.2). The keystore is replaced atomically, mode 0600 in a 0700 folder.",
+     "RSK (RFC 6508 §6.1.2). The keystore is replaced atomically, mode 0600 in a 0700 folder. "
+     "With --ink-file every answer must be signed under the InK; with --trk-file wrapped keys "
+     "are unwrapped (TS 33.180 D.1; mcx kms client-keys set gives the KMS the same keys).",
      "{\"user\", \"kms_uri\", \"fingerprint\", \"newly_pinned\", \"current_period\", "
      "\"periods\": [..], \"skipped\", \"keystore\", \"sealed\", \"timing_us\": {\"init\", "
      "\"keyprov\", \"validate\", \"total\", \"save\"}}",

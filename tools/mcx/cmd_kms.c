@@ -486,6 +486,95 @@ static int run_issue(cli_ctx *ctx)
     return rc;
 }
 
+/* ---- client-keys (TS 33.180 D.1: TrK and InK, pre-provisioned) ---- */
+
+/* The key of --NAME: read from the file, or a fresh one written there (0600) when it does not
+ * exist. Nothing secret is printed. */
+static int client_key_file(cli_ctx *ctx, const char *name, uint8_t *key, int *created,
+                           const uint8_t **out)
+{
+    *out = NULL;
+    if (!cli_has(ctx, name))
+        return CLI_EXIT_OK;
+    mcx_status s = mcx_kms_key_file_obtain(cli_str(ctx, name), key, created);
+    if (s != MCX_OK)
+        return cli_fail(ctx, s, "--%s", name);
+    *out = key;
+    return CLI_EXIT_OK;
+}
+
+static int run_client_keys_set(cli_ctx *ctx)
+{
+    if (!cli_has(ctx, "trk-file") && !cli_has(ctx, "ink-file"))
+        return cli_usage(ctx, "give --trk-file FILE, --ink-file FILE or both");
+    mcx_store *st;
+    mcx_kms *kms;
+    int rc = open_kms(ctx, 1, &st, &kms);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const char *uri = cli_str(ctx, "uri");
+    uint8_t *keys = mcx_secure_alloc(2 * MCX_KMS_FILE_KEY_BYTES);
+    const uint8_t *trk = NULL, *ink = NULL;
+    int trk_new = 0, ink_new = 0;
+    if (keys == NULL)
+        rc = cli_fail(ctx, MCX_E_NOMEM, "out of memory");
+    if (rc == CLI_EXIT_OK)
+        rc = client_key_file(ctx, "trk-file", keys, &trk_new, &trk);
+    if (rc == CLI_EXIT_OK)
+        rc = client_key_file(ctx, "ink-file", keys + MCX_KMS_FILE_KEY_BYTES, &ink_new, &ink);
+    if (rc == CLI_EXIT_OK) {
+        mcx_status s = mcx_kms_client_keys_set(kms, st, uri, trk, ink, now());
+        if (s == MCX_E_ARG) {
+            rc = cli_usage(ctx, "%s", mcx_last_error());
+        } else if (s != MCX_OK) {
+            rc = cli_fail(ctx, s, "setting the client keys of '%s'", uri);
+        } else {
+            json_t *o = cli_out_new();
+            if (o != NULL && (set_str(o, "uri", uri) || cli_out_bool(o, "trk", trk != NULL) ||
+                              cli_out_bool(o, "ink", ink != NULL) ||
+                              cli_out_bool(o, "trk_file_created", trk_new) ||
+                              cli_out_bool(o, "ink_file_created", ink_new))) {
+                json_decref(o);
+                o = NULL;
+            }
+            rc = cli_emit(ctx, o);
+        }
+    }
+    mcx_secure_free(keys);
+    mcx_kms_close(kms);
+    mcx_store_close(st);
+    return rc;
+}
+
+static int run_client_keys_clear(cli_ctx *ctx)
+{
+    kms_paths p;
+    mcx_store *st = NULL;
+    int rc = paths_get(ctx, &p);
+    if (rc == CLI_EXIT_OK)
+        rc = open_store(ctx, &p, &st);
+    paths_free(&p);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const char *uri = cli_str(ctx, "uri");
+    int cleared = 0;
+    mcx_status s = mcx_kms_client_keys_clear(st, uri, &cleared);
+    if (s == MCX_E_ARG) {
+        rc = cli_usage(ctx, "%s", mcx_last_error());
+    } else if (s != MCX_OK) {
+        rc = cli_fail(ctx, s, "clearing the client keys of '%s'", uri);
+    } else {
+        json_t *o = cli_out_new();
+        if (o != NULL && (set_str(o, "uri", uri) || cli_out_bool(o, "cleared", cleared))) {
+            json_decref(o);
+            o = NULL;
+        }
+        rc = cli_emit(ctx, o);
+    }
+    mcx_store_close(st);
+    return rc;
+}
+
 /* ---- the table ---- */
 
 static const cli_flag init_flags[] = {
@@ -558,6 +647,29 @@ static const cli_flag issue_flags[] = {
     F_CONFIG,
 };
 
+static const cli_flag client_keys_set_flags[] = {
+    F_URI,
+    {"trk-file",
+     CLI_STR,
+     0,
+     {0, 0},
+     0,
+     PATH_MAX_,
+     "the transport key TrK: 64 hex digits, mode 0600 (created with a random key if missing)"},
+    {"ink-file",
+     CLI_STR,
+     0,
+     {0, 0},
+     0,
+     PATH_MAX_,
+     "the integrity key InK: 64 hex digits, mode 0600 (created with a random key if missing)"},
+    F_STORE,
+    F_SECRETS,
+    F_PASSFILE,
+    F_KEYFILE,
+    F_CONFIG,
+};
+
 static const cli_command kms_commands[] = {
     {"init", "create the master secrets and the KMS domain in the store",
      "Generate the master secrets (KSAK, z) and seal them into --secrets (AES-256-GCM under an "
@@ -599,6 +711,19 @@ static const cli_command kms_commands[] = {
      "daemon would (idempotent, logged), and print its public parts only: never the SSK or RSK.",
      "{\"uri\", \"period_no\", \"user_id\", \"valid_from\", \"valid_to\", \"pvt\", \"fresh\"}",
      issue_flags, COUNT(issue_flags), run_issue, 0},
+    {"client-keys set", "give an identity a transport key (TrK) and/or integrity key (InK)",
+     "Record the pre-provisioned keys of TS 33.180 D.1 for --uri (a user or service), replacing "
+     "earlier ones: with a TrK the daemon wraps the SSK and RSK of its keyprov responses "
+     "(xenc:EncryptedKey, AES key wrap); with an InK it signs every response to the identity "
+     "(SignedKmsResponse, HMAC-SHA-256). Each file holds 64 hex digits (mode 0600) and is created "
+     "with a random key when missing; give the same file to the client (mcx keys fetch). The keys "
+     "are stored encrypted under the master-derived storage key, so the secrets are needed.",
+     "{\"uri\", \"trk\", \"ink\", \"trk_file_created\", \"ink_file_created\"}",
+     client_keys_set_flags, COUNT(client_keys_set_flags), run_client_keys_set, 0},
+    {"client-keys clear", "remove an identity's TrK and InK (plain, unsigned responses again)",
+     "Forget the transport and integrity keys of --uri: its responses are plain and unsigned "
+     "again.",
+     "{\"uri\", \"cleared\"}", user_flags, COUNT(user_flags), run_client_keys_clear, 0},
 };
 
 const cli_group mcx_kms_group = {"kms",
