@@ -80,8 +80,40 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+struct mcx_kms_http_session {
+    CURL *curl;
+};
+
+mcx_kms_http_session *mcx_kms_http_session_new(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK)
+        return NULL;
+    mcx_kms_http_session *s = calloc(1, sizeof *s);
+    if (s != NULL && (s->curl = curl_easy_init()) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void mcx_kms_http_session_free(mcx_kms_http_session *s)
+{
+    if (s == NULL)
+        return;
+    curl_easy_cleanup(s->curl);
+    free(s);
+}
+
 mcx_status mcx_kms_http_post(const char *url, const char *bearer, const char *body, size_t body_len,
                              const char *ca_file, mcx_http_response *out)
+{
+    return mcx_kms_http_post_on(NULL, url, bearer, body, body_len, ca_file, out);
+}
+
+mcx_status mcx_kms_http_post_on(mcx_kms_http_session *session, const char *url, const char *bearer,
+                                const char *body, size_t body_len, const char *ca_file,
+                                mcx_http_response *out)
 {
     if (out == NULL || url == NULL || body == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS HTTP: no URL or body");
@@ -94,9 +126,13 @@ mcx_status mcx_kms_http_post(const char *url, const char *bearer, const char *bo
     pthread_once(&curl_once, curl_init_once);
     if (curl_init_rc != CURLE_OK)
         return MCX_FAIL(MCX_E_IO, "KMS HTTP: libcurl initialisation failed");
-    CURL *c = curl_easy_init();
+    /* A session's handle is reset to no options but keeps its live connection and TLS session
+     * cache (curl_easy_reset), so every option below is set again for this request. */
+    CURL *c = session != NULL ? session->curl : curl_easy_init();
     if (c == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "KMS HTTP: out of memory");
+    if (session != NULL)
+        curl_easy_reset(c);
     sink s;
     memset(&s, 0, sizeof s);
     char err[CURL_ERROR_SIZE];
@@ -184,6 +220,7 @@ out:
     for (h = hdrs; h != NULL; h = h->next) /* the list holds its own copy of the token */
         mcx_memzero(h->data, strlen(h->data));
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (session == NULL)
+        curl_easy_cleanup(c);
     return st;
 }

@@ -13,4 +13,17 @@
 mcx_status mcx_kms_http_post(const char *url, const char *bearer, const char *body, size_t body_len,
                              const char *ca_file, mcx_http_response *out);
 
+/* A connection kept across the POSTs of one provisioning run (init, then keyprov), so the second
+ * reuses the first's TLS connection instead of a new handshake. Not thread-safe. */
+typedef struct mcx_kms_http_session mcx_kms_http_session;
+
+/* NULL when out of memory or libcurl cannot start. */
+mcx_kms_http_session *mcx_kms_http_session_new(void);
+void mcx_kms_http_session_free(mcx_kms_http_session *s);
+
+/* As mcx_kms_http_post, on session's connection (session NULL: a connection of its own). */
+mcx_status mcx_kms_http_post_on(mcx_kms_http_session *session, const char *url, const char *bearer,
+                                const char *body, size_t body_len, const char *ca_file,
+                                mcx_http_response *out);
+
 #endif

@@ -1,5 +1,6 @@
 /* Client key provisioning (include/mcxsec/provision.h): init, certificate check and pin,
  * keyprov, validation of every key set before any is kept, keystore save. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,9 @@ static void host_of(const char *url, char *out, size_t cap)
 
 /* POST a KmsRequest and parse the KmsResponse. A KmsError answer is MCX_E_DENIED naming its
  * code and message; an HTTP error without a KmsResponse is MCX_E_IO. */
-static mcx_status exchange(const mcx_provision_params *p, const char *url, const char *kms_uri,
-                           time_t unix_now, mcx_kms_response *resp)
+static mcx_status exchange(const mcx_provision_params *p, mcx_kms_http_session *session,
+                           const char *url, const char *kms_uri, time_t unix_now,
+                           mcx_kms_response *resp)
 {
     mcx_kms_request rq;
     memset(&rq, 0, sizeof rq);
@@ -61,7 +63,8 @@ static mcx_status exchange(const mcx_provision_params *p, const char *url, const
     size_t xml_len = 0;
     MCX_GUARD(mcx_kms_request_write(&rq, &xml, &xml_len));
     mcx_http_response hr;
-    mcx_status st = mcx_kms_http_post(url, p->access_token, xml, xml_len, p->ca_file, &hr);
+    mcx_status st =
+        mcx_kms_http_post_on(session, url, p->access_token, xml, xml_len, p->ca_file, &hr);
     mcx_kms_xml_free(xml);
     MCX_GUARD(st);
     char shown[MCX_SHOWN_MAX], why[512];
@@ -141,6 +144,44 @@ static mcx_status check_cert(const mcx_kms_certificate *c, time_t unix_now)
     return MCX_OK;
 }
 
+/* One key set's validation (RFC 6507 §5.1.2, RFC 6508 §6.1.2, the UID of TS 33.180 F.2.1): an
+ * RSK check costs a pairing, so the current and next period's sets are checked side by side. */
+typedef struct validate_job {
+    const mcx_kms_certificate *cert;
+    mcx_id_mode id_mode;
+    const mcx_keystore_key_set *set;
+    size_t index; /* 1-based position in the KmsKeyProv, for the reason */
+    mcx_status st;
+    char why[512];
+} validate_job;
+
+static void *validate_run(void *arg)
+{
+    validate_job *j = arg;
+    j->st = mcx_keystore_validate_key_set(j->cert, j->id_mode, j->set);
+    if (j->st != MCX_OK)
+        copy_reason(j->why, sizeof j->why);
+    return NULL;
+}
+
+static mcx_status validate_all(validate_job *jobs, size_t n)
+{
+    pthread_t th[MCX_PROVISION_MAX_PERIODS];
+    int started[MCX_PROVISION_MAX_PERIODS] = {0};
+    for (size_t i = 1; i < n; i++)
+        started[i] = pthread_create(&th[i], NULL, validate_run, &jobs[i]) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!started[i])
+            validate_run(&jobs[i]); /* the first always, others when no thread could start */
+    for (size_t i = 1; i < n; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].st != MCX_OK)
+            return MCX_FAIL(jobs[i].st, "KMS keyprov: key set %zu: %s", jobs[i].index, jobs[i].why);
+    return MCX_OK;
+}
+
 static mcx_status take_key_sets(const mcx_provision_params *p, const mcx_kms_certificate *cert,
                                 const mcx_kms_response *r, uint64_t cur, mcx_keystore_key_set *sets,
                                 size_t *n_sets, size_t *skipped)
@@ -150,6 +191,7 @@ static mcx_status take_key_sets(const mcx_provision_params *p, const mcx_kms_cer
     if (r->type != MCX_KMS_MSG_KEYPROV)
         return MCX_FAIL(MCX_E_ENCODING, "KMS keyprov: the answer is not a KmsKeyProv");
     int have_cur = 0;
+    validate_job jobs[MCX_PROVISION_MAX_PERIODS];
     for (size_t i = 0; i < r->n_key_sets; i++) {
         const mcx_kms_key_set *k = &r->key_sets[i];
         if (strcmp(k->kms_uri, cert->kms_uri) != 0)
@@ -184,20 +226,15 @@ static mcx_status take_key_sets(const mcx_provision_params *p, const mcx_kms_cer
         memcpy(s->ssk, k->ssk, sizeof s->ssk);
         memcpy(s->pvt, k->pvt, sizeof s->pvt);
         memcpy(s->rsk, k->rsk, sizeof s->rsk);
-        /* RFC 6507 §5.1.2, RFC 6508 §6.1.2 and the UID (TS 33.180 F.2.1) before keeping */
-        mcx_status st = mcx_keystore_validate_key_set(cert, p->id_mode, s);
-        if (st != MCX_OK) {
-            char why[512];
-            return MCX_FAIL(st, "KMS keyprov: key set %zu: %s", i + 1,
-                            copy_reason(why, sizeof why));
-        }
+        jobs[*n_sets] = (validate_job){cert, p->id_mode, s, i + 1, MCX_OK, ""};
         have_cur |= k->key_period_no == cur;
         (*n_sets)++;
     }
     if (!have_cur)
         return MCX_FAIL(MCX_E_NO_KEY, "KMS keyprov: no key set for the current period %llu",
                         (unsigned long long)cur);
-    return MCX_OK;
+    /* RFC 6507 §5.1.2, RFC 6508 §6.1.2 and the UID (TS 33.180 F.2.1) before keeping any */
+    return validate_all(jobs, *n_sets);
 }
 
 mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_result *res)
@@ -236,9 +273,16 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
     else
         host_of(p->kms_url, kms_name, sizeof kms_name);
     mcx_kms_response r;
-    MCX_GUARD(exchange(p, url, kms_name, unix_now, &r));
+    /* init and keyprov share one TLS connection */
+    mcx_kms_http_session *session = mcx_kms_http_session_new();
+    if (session == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "provision: no HTTP session (out of memory or libcurl)");
+    mcx_status st = exchange(p, session, url, kms_name, unix_now, &r);
+    if (st != MCX_OK) {
+        mcx_kms_http_session_free(session);
+        return st;
+    }
     res->us_init = now_us() - t0;
-    mcx_status st = MCX_OK;
     mcx_kms_certificate *cert = malloc(sizeof *cert);
     mcx_keystore_key_set *sets = mcx_secure_alloc(MCX_PROVISION_MAX_PERIODS * sizeof *sets);
     if (cert == NULL || sets == NULL) {
@@ -275,7 +319,7 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
     snprintf(url, sizeof url, "%.*s%s%s/%016llx", (int)ul, p->kms_url, KEYPROV_PATH, enc,
              (unsigned long long)(ntp << 32));
     free(enc);
-    MCX_GUARD_GOTO(st, exchange(p, url, cert->kms_uri, unix_now, &r), out);
+    MCX_GUARD_GOTO(st, exchange(p, session, url, cert->kms_uri, unix_now, &r), out);
     uint64_t t2 = now_us();
     res->us_keyprov = t2 - t1;
 
@@ -302,6 +346,7 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
         res->us_save = now_us() - t3;
     }
 out:
+    mcx_kms_http_session_free(session);
     mcx_secure_free(sets);
     free(cert);
     return st;
