@@ -37,13 +37,30 @@ idms_cert() {
     chmod 600 "$_key"
 }
 
-# idms_free_port: a TCP port on 127.0.0.1 that nothing listens on right now (the kernel picks it;
-# there is a small window before the daemon binds it, acceptable for tests).
+# idms_free_port: a TCP port on 127.0.0.1 that nothing listens on right now, chosen at random
+# below the kernel's ephemeral range: a port from that range (what binding port 0 gives) can be
+# taken by any outgoing connection (curl, psql) before the daemon binds it, which made parallel
+# tests fail now and then with "address in use".
 idms_free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+    python3 -c 'import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+low = max(low, 12000)
+for _ in range(200):
+    port = random.randrange(10000, low)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("idms_free_port: no free port found")'
 }
 
 # idms_config DIR NAME PORT STORE_URL [EXTRA_JSON_FIELDS]: write DIR/NAME.json for a daemon with
