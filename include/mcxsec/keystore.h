@@ -8,6 +8,9 @@
  *     the TLS server authentication of the KMS); a different certificate for the same KmsUri is
  *     refused with MCX_E_DENIED unless the caller re-pins it explicitly, which also drops the key
  *     sets issued under the old one;
+ *   - per KMS URL origin (https://host[:port]) the KmsUri pinned for it: the server at that
+ *     origin must keep presenting a certificate naming that KmsUri, so a server cannot escape
+ *     its pin by naming another KMS (mcx_client_provision checks and records this);
  *   - key sets per (user URI, KmsUri, key period number): UID, SSK, PVT, RSK, validity. Only
  *     validated key sets are added (RFC 6507 §5.1.2, RFC 6508 §6.1.2).
  *
@@ -41,6 +44,7 @@ extern "C" {
 #define MCX_KEYSTORE_FP_BYTES     32 /* certificate fingerprint: SHA-256 of its stored form */
 #define MCX_KEYSTORE_MAX_CERTS    64
 #define MCX_KEYSTORE_MAX_KEY_SETS 1024
+#define MCX_KEYSTORE_ORIGIN_MAX   520 /* "https://" host[:port] and the NUL */
 
 /* Argon2id defaults (RFC 9106 §4, second recommended option: t=3, 64 MiB, p=4 lowered to 1
  * lane for single-core handsets). */
@@ -144,6 +148,28 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_cert_at(const mcx_keystore *ks, s
 MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_get_cert(const mcx_keystore *ks, const char *kms_uri,
                                                         mcx_kms_certificate *cert,
                                                         mcx_id_mode *mode);
+
+/* ---- KMS URL bindings ---- */
+
+/* The origin of an https:// KMS URL as bindings are keyed: "https://" and the host[:port] in
+ * lower case, ":443" dropped (RFC 6454 §4). Errors: MCX_E_ARG (not https://, no host, user
+ * information, a control or non-ASCII byte, longer than cap or MCX_KEYSTORE_ORIGIN_MAX). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_origin(const char *kms_url, char *out, size_t cap);
+
+/* The KmsUri pinned for kms_url's origin, into kms_uri (cap octets).
+ * Errors: MCX_E_NOT_FOUND (none bound), MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_get_binding(const mcx_keystore *ks,
+                                                           const char *kms_url, char *kms_uri,
+                                                           size_t cap);
+
+/* Bind kms_url's origin to kms_uri (replacing any binding of that origin); kms_uri must be
+ * pinned. Errors: MCX_E_UNKNOWN_PEER (kms_uri not pinned), MCX_E_LENGTH (too many), MCX_E_ARG,
+ * MCX_E_NOMEM. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_bind(mcx_keystore *ks, const char *kms_url,
+                                                    const char *kms_uri);
+
+/* How many KMS origins are bound (0 for a keystore written before bindings existed). */
+MCX_API size_t mcx_keystore_binding_count(const mcx_keystore *ks);
 
 /* The MIKEY view (mikey.h) of a certificate. */
 MCX_API void mcx_keystore_cert_to_mikey(const mcx_kms_certificate *cert, mcx_id_mode mode,

@@ -2,7 +2,7 @@
  *
  * File layout (all integers big-endian):
  *   "MCXKEYST"  magic, 8 octets
- *   u8  version (1)
+ *   u8  version (2; version 1 files, which have no KMS URL bindings, are read too)
  *   u8  protection: 0 clear, 1 Argon2id + AES-256-GCM
  *   [protection 1: u32 t_cost, u32 m_kib, u32 lanes, salt(16), nonce(12)]
  *   u32 body length
@@ -13,6 +13,8 @@
  * Body:
  *   u32 n_certs, then per certificate its stored form (cert_write below)
  *   u32 n_sets,  then per key set: user_uri, kms_uri, period_no, uid, validity, ssk, pvt, rsk
+ *   [version 2] u32 n_bindings, then per binding: KMS origin (https://host[:port], lower case),
+ *               the KmsUri pinned for it (which must be pinned in this file)
  * Strings are u16 length + octets (no NUL inside, shorter than the in-memory field). */
 #include <argon2.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +37,8 @@
 #include "mcxsec/mem.h"
 
 #define KS_MAGIC       "MCXKEYST"
-#define KS_VERSION     1
+#define KS_VERSION     2
+#define KS_VERSION_V1  1 /* no KMS URL bindings */
 #define KS_CLEAR       0
 #define KS_SEALED      1
 #define KS_SALT_BYTES  16
@@ -45,8 +49,9 @@
 #define KS_HDR_MAX     (8 + 2 + 12 + KS_SALT_BYTES + KS_NONCE_BYTES + 4)
 #define KS_CERT_MAX    4096 /* bound on one stored certificate */
 #define KS_SET_MAX     1024 /* bound on one stored key set */
+#define KS_BIND_MAX    (4 + MCX_KEYSTORE_ORIGIN_MAX + MCX_KMS_TEXT_MAX) /* one stored binding */
 #define KS_FILE_MAX                                                                                \
-    (KS_HDR_MAX + 8 + MCX_KEYSTORE_MAX_CERTS * KS_CERT_MAX +                                       \
+    (KS_HDR_MAX + 12 + MCX_KEYSTORE_MAX_CERTS * (KS_CERT_MAX + KS_BIND_MAX) +                      \
      MCX_KEYSTORE_MAX_KEY_SETS * KS_SET_MAX + KS_SUM_BYTES)
 #define KS_PATH_MAX 4096
 /* Limits on Argon2 parameters read from a file: a hostile file must not make open take hours
@@ -61,10 +66,18 @@ typedef struct ks_cert {
     uint8_t fp[MCX_KEYSTORE_FP_BYTES];
 } ks_cert;
 
+/* The KmsUri a KMS URL's origin is pinned to: a server at that origin must keep presenting it. */
+typedef struct ks_bind {
+    char origin[MCX_KEYSTORE_ORIGIN_MAX];
+    char kms_uri[MCX_KMS_TEXT_MAX];
+} ks_bind;
+
 struct mcx_keystore {
     char path[KS_PATH_MAX];
     ks_cert *certs; /* public: malloc */
     size_t n_certs;
+    ks_bind *binds; /* public: malloc, at most MCX_KEYSTORE_MAX_CERTS */
+    size_t n_binds;
     mcx_keystore_key_set *sets; /* secret: mcx_secure_alloc */
     size_t n_sets, cap_sets;
     char *pass; /* mcx_secure_alloc, or NULL: stored in clear */
@@ -358,6 +371,7 @@ void mcx_keystore_free(mcx_keystore *ks)
         mcx_memzero(ks->certs, ks->n_certs * sizeof *ks->certs);
         free(ks->certs);
     }
+    free(ks->binds);
     mcx_memzero(ks, sizeof *ks);
     free(ks);
 }
@@ -413,7 +427,10 @@ static ks_cert *find_cert(const mcx_keystore *ks, const char *kms_uri)
     return NULL;
 }
 
-static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len)
+static mcx_status put_bind(mcx_keystore *ks, const char *origin, const char *kms_uri);
+static ks_bind *find_bind(const mcx_keystore *ks, const char *origin);
+
+static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len, unsigned version)
 {
     mcx_reader r;
     rd_init(&r, body, len, "keystore");
@@ -438,6 +455,24 @@ static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len)
         ks->n_sets++;
         if (find_cert(ks, ks->sets[ks->n_sets - 1].kms_uri) == NULL)
             return rd_fail(&r, MCX_E_ENCODING, "a key set of a KMS that is not pinned");
+    }
+    if (version == KS_VERSION_V1)
+        return rd_end(&r); /* no bindings: provisioning binds on its next run */
+    uint32_t nb;
+    MCX_GUARD(rd_u32(&r, "binding count", &nb));
+    if (nb > MCX_KEYSTORE_MAX_CERTS)
+        return rd_fail(&r, MCX_E_ENCODING, "%u KMS URL bindings", nb);
+    for (uint32_t i = 0; i < nb; i++) {
+        char origin[MCX_KEYSTORE_ORIGIN_MAX], kms[MCX_KMS_TEXT_MAX];
+        MCX_GUARD(rd_str(&r, "KMS origin", origin, sizeof origin));
+        MCX_GUARD(rd_str(&r, "bound KmsUri", kms, sizeof kms));
+        if (strncmp(origin, "https://", 8) != 0 || origin[8] == '\0')
+            return rd_fail(&r, MCX_E_ENCODING, "a KMS origin that is not https://");
+        if (find_cert(ks, kms) == NULL)
+            return rd_fail(&r, MCX_E_ENCODING, "a KMS URL bound to a KmsUri that is not pinned");
+        if (find_bind(ks, origin) != NULL)
+            return rd_fail(&r, MCX_E_ENCODING, "a KMS URL bound twice");
+        MCX_GUARD(put_bind(ks, origin, kms));
     }
     return rd_end(&r);
 }
@@ -486,7 +521,7 @@ static mcx_status decode_file(mcx_keystore *ks, const uint8_t *file, size_t n)
     if (memcmp(magic, KS_MAGIC, 8) != 0)
         return MCX_FAIL(MCX_E_ENCODING, "keystore: not a keystore file (bad magic)");
     MCX_GUARD(rd_u8(&r, "version", &version));
-    if (version != KS_VERSION)
+    if (version != KS_VERSION && version != KS_VERSION_V1)
         return MCX_FAIL(MCX_E_UNSUPPORTED, "keystore: version %u (this build reads %d)", version,
                         KS_VERSION);
     MCX_GUARD(rd_u8(&r, "protection", &prot));
@@ -512,7 +547,7 @@ static mcx_status decode_file(mcx_keystore *ks, const uint8_t *file, size_t n)
         SHA256(file, hdr_len + body_len, sum);
         if (!mcx_ct_equal(sum, trailer, KS_SUM_BYTES))
             return MCX_FAIL(MCX_E_ENCODING, "keystore: checksum mismatch (file corrupted)");
-        return parse_body(ks, body, body_len);
+        return parse_body(ks, body, body_len, version);
     }
     if (ks->pass == NULL)
         return MCX_FAIL(MCX_E_DENIED, "keystore: '%s' is sealed with a passphrase", ks->path);
@@ -534,7 +569,7 @@ static mcx_status decode_file(mcx_keystore *ks, const uint8_t *file, size_t n)
         ks->t_cost = t;
         ks->m_kib = m;
         ks->lanes = p;
-        st = parse_body(ks, plain, body_len);
+        st = parse_body(ks, plain, body_len, version);
     }
     mcx_secure_free(key);
     return st;
@@ -671,7 +706,8 @@ mcx_status mcx_keystore_save(mcx_keystore *ks)
     MCX_GUARD(make_dirs(dir));
     MCX_GUARD(check_dir(dir, NULL));
 
-    size_t body_cap = 8 + ks->n_certs * KS_CERT_MAX + ks->n_sets * KS_SET_MAX;
+    size_t body_cap =
+        12 + ks->n_certs * KS_CERT_MAX + ks->n_sets * KS_SET_MAX + ks->n_binds * KS_BIND_MAX;
     size_t cap = KS_HDR_MAX + 2 * body_cap + KS_SUM_BYTES + KS_KEY_BYTES + 16;
     /* one locked buffer: [file: header | body | trailer] [plain body] [key] */
     uint8_t *mem = mcx_secure_alloc(cap);
@@ -689,6 +725,11 @@ mcx_status mcx_keystore_save(mcx_keystore *ks)
     wr_u32(&bw, (uint32_t)ks->n_sets);
     for (size_t i = 0; i < ks->n_sets; i++)
         set_write(&bw, &ks->sets[i]);
+    wr_u32(&bw, (uint32_t)ks->n_binds);
+    for (size_t i = 0; i < ks->n_binds; i++) {
+        wr_str(&bw, ks->binds[i].origin);
+        wr_str(&bw, ks->binds[i].kms_uri);
+    }
     MCX_GUARD_GOTO(st, wr_status(&bw, "keystore body"), out);
     size_t body_len = wr_len(&bw);
 
@@ -843,6 +884,118 @@ void mcx_keystore_cert_to_mikey(const mcx_kms_certificate *cert, mcx_id_mode mod
     out->key_period = cert->user_key_period;
     out->key_offset = cert->user_key_offset;
     out->id_mode = mode;
+}
+
+/* ---- KMS URL bindings ---- */
+
+mcx_status mcx_keystore_origin(const char *kms_url, char *out, size_t cap)
+{
+    if (kms_url == NULL || strncasecmp(kms_url, "https://", 8) != 0)
+        return MCX_FAIL(MCX_E_ARG, "keystore: the KMS URL must be https://");
+    const char *h = kms_url + 8;
+    size_t n = strcspn(h, "/?#");
+    /* RFC 6454 §4: scheme, host and port; host names are case-insensitive (RFC 3986 §3.2.2),
+     * and the default port 443 is the same origin as no port */
+    if (n > 4 && strncmp(h + n - 4, ":443", 4) == 0) /* an IPv6 literal ends with ']' */
+        n -= 4;
+    if (n == 0 || memchr(h, '@', n) != NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: the KMS URL has no host (or has user information)");
+    if (8 + n >= cap || 8 + n >= MCX_KEYSTORE_ORIGIN_MAX)
+        return MCX_FAIL(MCX_E_ARG, "keystore: the KMS URL's host is too long");
+    memcpy(out, "https://", 8);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c <= 0x20 || c >= 0x7f)
+            return MCX_FAIL(MCX_E_ARG, "keystore: the KMS URL's host holds a byte 0x%02x", c);
+        out[8 + i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    out[8 + n] = '\0';
+    return MCX_OK;
+}
+
+static ks_bind *find_bind(const mcx_keystore *ks, const char *origin)
+{
+    for (size_t i = 0; i < ks->n_binds; i++)
+        if (strcmp(ks->binds[i].origin, origin) == 0)
+            return &ks->binds[i];
+    return NULL;
+}
+
+static mcx_status put_bind(mcx_keystore *ks, const char *origin, const char *kms_uri)
+{
+    ks_bind *b = find_bind(ks, origin);
+    if (b == NULL) {
+        if (ks->n_binds >= MCX_KEYSTORE_MAX_CERTS)
+            return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d KMS URLs",
+                            MCX_KEYSTORE_MAX_CERTS);
+        ks_bind *n = realloc(ks->binds, (ks->n_binds + 1) * sizeof *n);
+        if (n == NULL)
+            return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+        ks->binds = n;
+        b = &n[ks->n_binds++];
+        snprintf(b->origin, sizeof b->origin, "%s", origin);
+    }
+    snprintf(b->kms_uri, sizeof b->kms_uri, "%s", kms_uri);
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_get_binding(const mcx_keystore *ks, const char *kms_url, char *kms_uri,
+                                    size_t cap)
+{
+    if (ks == NULL || kms_uri == NULL || cap == 0)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no output");
+    char origin[MCX_KEYSTORE_ORIGIN_MAX];
+    MCX_GUARD(mcx_keystore_origin(kms_url, origin, sizeof origin));
+    const ks_bind *b = find_bind(ks, origin);
+    if (b == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no KmsUri pinned for %s", origin);
+    if (strlen(b->kms_uri) >= cap)
+        return MCX_FAIL(MCX_E_ARG, "keystore: KmsUri longer than %zu", cap - 1);
+    snprintf(kms_uri, cap, "%s", b->kms_uri);
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_bind(mcx_keystore *ks, const char *kms_url, const char *kms_uri)
+{
+    if (ks == NULL || kms_uri == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no KmsUri");
+    char origin[MCX_KEYSTORE_ORIGIN_MAX];
+    MCX_GUARD(mcx_keystore_origin(kms_url, origin, sizeof origin));
+    if (find_cert(ks, kms_uri) == NULL)
+        return MCX_FAIL(MCX_E_UNKNOWN_PEER, "keystore: no certificate pinned for KMS '%.200s'",
+                        kms_uri);
+    return put_bind(ks, origin, kms_uri);
+}
+
+size_t mcx_keystore_binding_count(const mcx_keystore *ks)
+{
+    return ks != NULL ? ks->n_binds : 0;
+}
+
+mcx_status mcx_keystore_forget_kms(mcx_keystore *ks, const char *kms_uri)
+{
+    for (size_t i = 0; i < ks->n_binds; i++)
+        if (strcmp(ks->binds[i].kms_uri, kms_uri) == 0)
+            return MCX_FAIL(MCX_E_DENIED, "keystore: KMS '%.200s' is still bound to %s", kms_uri,
+                            ks->binds[i].origin);
+    ks_cert *c = find_cert(ks, kms_uri);
+    if (c == NULL)
+        return MCX_OK;
+    size_t k = 0;
+    for (size_t i = 0; i < ks->n_sets; i++) {
+        if (strcmp(ks->sets[i].kms_uri, kms_uri) == 0)
+            continue;
+        if (k != i)
+            ks->sets[k] = ks->sets[i];
+        k++;
+    }
+    mcx_memzero(ks->sets + k, (ks->n_sets - k) * sizeof *ks->sets);
+    ks->n_sets = k;
+    size_t ci = (size_t)(c - ks->certs);
+    memmove(ks->certs + ci, ks->certs + ci + 1, (ks->n_certs - ci - 1) * sizeof *ks->certs);
+    ks->n_certs--;
+    mcx_memzero(ks->certs + ks->n_certs, sizeof *ks->certs);
+    return MCX_OK;
 }
 
 /* ---- key sets ---- */

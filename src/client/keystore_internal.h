@@ -9,4 +9,8 @@
  * Errors: MCX_E_UNKNOWN_PEER (its KMS is not pinned), MCX_E_LENGTH, MCX_E_NOMEM. */
 mcx_status mcx_keystore_put_key_set(mcx_keystore *ks, const mcx_keystore_key_set *set);
 
+/* Drop kms_uri's certificate and every key set it issued (a KMS URL was re-pinned to another
+ * KmsUri). Nothing pinned: MCX_OK. Errors: MCX_E_DENIED (a KMS URL is still bound to it). */
+mcx_status mcx_keystore_forget_kms(mcx_keystore *ks, const char *kms_uri);
+
 #endif

@@ -259,6 +259,9 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
         return MCX_FAIL(MCX_E_ARG, "provision: identity mode %d", (int)p->id_mode);
     if (ul > 8 && p->kms_url[ul - 1] == '/')
         ul--;
+    /* the KMS URL's origin is bound to the KmsUri pinned for it (keystore.h) */
+    char origin[MCX_KEYSTORE_ORIGIN_MAX];
+    MCX_GUARD(mcx_keystore_origin(p->kms_url, origin, sizeof origin));
     uint64_t t0 = now_us();
     uint64_t ntp = p->now_ntp != 0 ? p->now_ntp : mcx_ntp_now();
     time_t unix_now = (time_t)(ntp - NTP_UNIX_OFFSET);
@@ -266,10 +269,20 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
     /* 1. init: the KMS certificate */
     char url[URL_MAX], kms_name[MCX_KMS_TEXT_MAX];
     snprintf(url, sizeof url, "%.*s%s", (int)ul, p->kms_url, INIT_PATH);
+    /* The KmsUri pinned for this origin. A keystore written before bindings existed (none at
+     * all) with a single pinned certificate: that one is the binding (it was the only KMS). */
+    char bound[MCX_KMS_TEXT_MAX];
+    int have_bound = mcx_keystore_get_binding(p->keystore, origin, bound, sizeof bound) == MCX_OK;
     mcx_kms_certificate pinned;
-    if (mcx_keystore_cert_count(p->keystore) == 1 &&
-        mcx_keystore_cert_at(p->keystore, 0, &pinned, NULL, NULL) == MCX_OK)
-        snprintf(kms_name, sizeof kms_name, "%s", pinned.kms_uri);
+    if (!have_bound && mcx_keystore_binding_count(p->keystore) == 0 &&
+        mcx_keystore_cert_count(p->keystore) == 1 &&
+        mcx_keystore_cert_at(p->keystore, 0, &pinned, NULL, NULL) == MCX_OK) {
+        snprintf(bound, sizeof bound, "%s", pinned.kms_uri);
+        have_bound = 1;
+    }
+    mcx_clear_error();
+    if (have_bound)
+        snprintf(kms_name, sizeof kms_name, "%s", bound);
     else
         host_of(p->kms_url, kms_name, sizeof kms_name);
     mcx_kms_response r;
@@ -302,8 +315,21 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
     MCX_GUARD_GOTO(st, check_cert(cert, unix_now), out);
     snprintf(res->kms_uri, sizeof res->kms_uri, "%s", cert->kms_uri);
     mcx_keystore_cert_fingerprint(cert, p->id_mode, res->fingerprint);
+    /* The pin is looked up by the origin, not by the offered KmsUri: a server at a pinned origin
+     * naming another KmsUri (its own KPAK and Z) would otherwise be a first use. */
+    int rebound = have_bound && strcmp(cert->kms_uri, bound) != 0;
+    if (rebound && !p->repin) {
+        char named[MCX_SHOWN_MAX], was[MCX_SHOWN_MAX], where[MCX_SHOWN_MAX];
+        mcx_printable(cert->kms_uri, named, sizeof named);
+        mcx_printable(bound, was, sizeof was);
+        mcx_printable(origin, where, sizeof where);
+        st = MCX_FAIL(MCX_E_DENIED,
+                      "KMS certificate for %s names %s, pinned %s (re-pin with --repin)", where,
+                      named, was);
+        goto out;
+    }
     st = mcx_keystore_check_pinned(p->keystore, cert, p->id_mode);
-    if (st == MCX_E_NOT_FOUND || (st == MCX_E_DENIED && p->repin))
+    if (st == MCX_E_NOT_FOUND || (st == MCX_E_DENIED && p->repin) || rebound)
         res->newly_pinned = 1;
     else if (st != MCX_OK)
         goto out;
@@ -316,8 +342,12 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
         st = MCX_FAIL(MCX_E_NOMEM, "provision: out of memory");
         goto out;
     }
+    /* NTP-64: 32-bit seconds of the era, 32-bit fraction (0). The seconds field is explicitly the
+     * era's (ntp mod 2^32, RFC 5905 §6): from 2036 (era 1) the full count no longer fits, and the
+     * KMS resolves the era as the one nearest its own clock. */
+    uint64_t ntp64 = (ntp & 0xffffffffull) << 32;
     snprintf(url, sizeof url, "%.*s%s%s/%016llx", (int)ul, p->kms_url, KEYPROV_PATH, enc,
-             (unsigned long long)(ntp << 32));
+             (unsigned long long)ntp64);
     free(enc);
     MCX_GUARD_GOTO(st, exchange(p, session, url, cert->kms_uri, unix_now, &r), out);
     uint64_t t2 = now_us();
@@ -334,6 +364,11 @@ mcx_status mcx_client_provision(const mcx_provision_params *p, mcx_provision_res
 
     /* 5. keep: pin, add, save */
     MCX_GUARD_GOTO(st, mcx_keystore_pin(p->keystore, cert, p->id_mode, p->repin), out);
+    MCX_GUARD_GOTO(st, mcx_keystore_bind(p->keystore, origin, cert->kms_uri), out);
+    /* re-pinned to another KmsUri: the old KMS's certificate and key sets go, unless another
+     * KMS URL is still bound to it */
+    if (rebound && mcx_keystore_forget_kms(p->keystore, bound) != MCX_OK)
+        mcx_clear_error();
     for (size_t i = 0; i < n; i++) {
         MCX_GUARD_GOTO(st, mcx_keystore_put_key_set(p->keystore, &sets[i]), out);
         res->periods[i] = sets[i].period_no;

@@ -32,14 +32,15 @@
 #include "mcxsec/uid.h"
 #include "test.h"
 
-#define PERIOD   2592000u
-#define NOW      (3862080000ull + 1000u) /* NTP: inside key period 1490 */
-#define CUR      1490u
-#define NTP_UNIX 2208988800ull
-#define ALICE    "sip:alice@police.example"
-#define BOB      "sip:bob@police.example"
-#define KMS_URI  "kms.police.example"
-#define TOKEN    "eyJhbGciOiJFUzI1NiJ9.e30.test-access-token"
+#define PERIOD        2592000u
+#define NOW           (3862080000ull + 1000u) /* NTP: inside key period 1490 */
+#define CUR           1490u
+#define NTP_UNIX      2208988800ull
+#define ALICE         "sip:alice@police.example"
+#define BOB           "sip:bob@police.example"
+#define KMS_URI       "kms.police.example"
+#define OTHER_KMS_URI "kms.rogue.example"
+#define TOKEN         "eyJhbGciOiJFUzI1NiJ9.e30.test-access-token"
 
 typedef enum {
     SC_OK,
@@ -60,7 +61,7 @@ typedef struct tkms {
     mcx_kms_key_set *sets; /* locked: alice CUR, alice CUR+1, bob CUR */
 } tkms;
 
-static tkms K1, K2;
+static tkms K1, K2, K3; /* K2: other master keys, same KmsUri; K3: another KmsUri */
 
 static struct server {
     int lfd;
@@ -79,7 +80,7 @@ static struct server {
 
 static char dir[200], path[300];
 
-static void make_kms(tkms *k)
+static void make_kms(tkms *k, const char *kms_uri)
 {
     memset(k, 0, sizeof *k);
     if (mcx_eccsi_kms_keygen(k->ksak, k->cert.kpak) != MCX_OK ||
@@ -88,9 +89,9 @@ static void make_kms(tkms *k)
     mcx_kms_certificate *c = &k->cert;
     snprintf(c->version, sizeof c->version, "1.1.0");
     c->role = MCX_KMS_ROLE_ROOT;
-    snprintf(c->cert_uri, sizeof c->cert_uri, "%s/cert/1", KMS_URI);
-    snprintf(c->kms_uri, sizeof c->kms_uri, "%s", KMS_URI);
-    snprintf(c->issuer, sizeof c->issuer, "%s", KMS_URI);
+    snprintf(c->cert_uri, sizeof c->cert_uri, "%s/cert/1", kms_uri);
+    snprintf(c->kms_uri, sizeof c->kms_uri, "%s", kms_uri);
+    snprintf(c->issuer, sizeof c->issuer, "%s", kms_uri);
     c->has_valid_from = c->has_valid_to = 1;
     c->valid_from = (time_t)1600000000;
     c->valid_to = (time_t)(NOW - NTP_UNIX + 10 * 365 * 86400ull);
@@ -105,11 +106,11 @@ static void make_kms(tkms *k)
     const uint64_t periods[3] = {CUR, CUR + 1, CUR};
     for (int i = 0; i < 3; i++) {
         mcx_kms_key_set *s = &k->sets[i];
-        snprintf(s->kms_uri, sizeof s->kms_uri, "%s", KMS_URI);
+        snprintf(s->kms_uri, sizeof s->kms_uri, "%s", kms_uri);
         snprintf(s->user_uri, sizeof s->user_uri, "%s", users[i]);
         s->key_period_no = periods[i];
         s->user_id_len = MCX_UID_BYTES;
-        if (mcx_uid_format2(users[i], KMS_URI, PERIOD, 0, periods[i], s->user_id) != MCX_OK)
+        if (mcx_uid_format2(users[i], kms_uri, PERIOD, 0, periods[i], s->user_id) != MCX_OK)
             abort();
         s->has_valid_from = s->has_valid_to = 1;
         s->valid_from = (time_t)(periods[i] * PERIOD - NTP_UNIX);
@@ -470,7 +471,7 @@ static void test_success(void)
     CHECK(S.init_calls == 1 && S.keyprov_calls == 1);
     char want[128];
     snprintf(want, sizeof want, "sip%%3Aalice%%40police.example/%016llx",
-             (unsigned long long)(NOW << 32));
+             (unsigned long long)((NOW & 0xffffffffull) << 32));
     CHECK(strcmp(S.keyprov_path, want) == 0);
     CHECK(res.n_stored == 2 && res.periods[0] == CUR && res.periods[1] == CUR + 1);
     CHECK(res.current_period == CUR && res.newly_pinned == 1 && res.n_skipped == 0);
@@ -610,6 +611,86 @@ static void test_certificate_change(void)
     mcx_keystore_free(ks);
 }
 
+static size_t slurp(uint8_t *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, cap) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* The server at the pinned URL switches to a certificate naming another KmsUri (its own KPAK
+ * and Z, key sets that validate against it): not a first use, refused without repin. */
+static void test_kms_uri_switch(void)
+{
+    mcx_keystore *ks = fresh();
+    CHECK_OK(run(SC_OK, &K1, ks, 0, NULL));
+    char b[MCX_KMS_TEXT_MAX];
+    CHECK_OK(mcx_keystore_get_binding(ks, S.url, b, sizeof b));
+    CHECK(strcmp(b, KMS_URI) == 0);
+    static uint8_t before[65536], after[65536];
+    size_t nb = slurp(before, sizeof before);
+    S.keyprov_calls = 0;
+    CHECK_ST(run(SC_OK, &K3, ks, 0, NULL), MCX_E_DENIED);
+    char want[512];
+    snprintf(want, sizeof want, "KMS certificate for %s names %s, pinned %s (re-pin with --repin)",
+             S.url, OTHER_KMS_URI, KMS_URI);
+    if (strstr(mcx_last_error(), want) == NULL) {
+        fprintf(stderr, "reason '%s' lacks '%s'\n", mcx_last_error(), want);
+        test_failed_checks++;
+    }
+    CHECK(S.keyprov_calls == 0); /* refused before any key set is asked for */
+    CHECK(mcx_keystore_cert_count(ks) == 1 && held(ks) == 2);
+    CHECK_ST(mcx_keystore_get_cert(ks, OTHER_KMS_URI, NULL, NULL), MCX_E_NOT_FOUND);
+    size_t na = slurp(after, sizeof after);
+    CHECK(nb > 0 && nb == na && memcmp(before, after, nb) == 0);
+    /* a fresh process reading the file refuses it too */
+    mcx_keystore_free(ks);
+    ks = NULL;
+    CHECK_OK(mcx_keystore_open(&ks, path, NULL, 0, 0));
+    if (ks == NULL)
+        return;
+    CHECK_ST(run(SC_OK, &K3, ks, 0, NULL), MCX_E_DENIED);
+    na = slurp(after, sizeof after);
+    CHECK(nb == na && memcmp(before, after, nb) == 0);
+    /* the same origin written differently is the same origin */
+    char alt[96];
+    snprintf(alt, sizeof alt, "HTTPS://127.0.0.1:%u/", S.port);
+    S.sc = SC_OK;
+    S.kms = &K3;
+    mcx_provision_params p;
+    memset(&p, 0, sizeof p);
+    p.kms_url = alt;
+    p.user_uri = ALICE;
+    p.access_token = TOKEN;
+    p.ca_file = S.ca_file;
+    p.keystore = ks;
+    p.now_ntp = NOW;
+    CHECK_ST(mcx_client_provision(&p, NULL), MCX_E_DENIED);
+    /* re-pinned explicitly: the URL now names K3's KMS, K1's certificate and keys are gone */
+    mcx_provision_result res;
+    CHECK_OK(run(SC_OK, &K3, ks, 1, &res));
+    CHECK(res.newly_pinned == 1 && res.n_stored == 2 && strcmp(res.kms_uri, OTHER_KMS_URI) == 0);
+    CHECK_OK(mcx_keystore_check_pinned(ks, &K3.cert, MCX_ID_RAW));
+    CHECK_OK(mcx_keystore_get_binding(ks, S.url, b, sizeof b));
+    CHECK(strcmp(b, OTHER_KMS_URI) == 0);
+    CHECK(mcx_keystore_cert_count(ks) == 1 && held(ks) == 2);
+    const mcx_keystore_key_set *s = NULL;
+    CHECK_OK(mcx_keystore_get_key_set(ks, ALICE, NULL, NOW, &s));
+    CHECK(s != NULL && memcmp(s->rsk, K3.sets[0].rsk, MCX_SAKKE_POINT_BYTES) == 0);
+    mcx_keystore_free(ks);
+    /* and the switch back is refused in turn */
+    ks = NULL;
+    CHECK_OK(mcx_keystore_open(&ks, path, NULL, 0, 0));
+    if (ks == NULL)
+        return;
+    CHECK_ST(run(SC_OK, &K1, ks, 0, NULL), MCX_E_DENIED);
+    CHECK_OK(run(SC_OK, &K3, ks, 0, &res));
+    CHECK(res.newly_pinned == 0);
+    mcx_keystore_free(ks);
+}
+
 static void test_tls_trust(void)
 {
     mcx_keystore *ks = fresh();
@@ -666,8 +747,9 @@ int main(void)
         return 1;
     chmod(dir, 0700);
     snprintf(path, sizeof path, "%s/keystore.bin", dir);
-    make_kms(&K1);
-    make_kms(&K2);
+    make_kms(&K1, KMS_URI);
+    make_kms(&K2, KMS_URI);
+    make_kms(&K3, OTHER_KMS_URI);
     if (!server_start()) {
         fprintf(stderr, "cannot start the TLS test server\n");
         ERR_print_errors_fp(stderr);
@@ -677,11 +759,13 @@ int main(void)
     RUN(test_kms_error);
     RUN(test_bad_key_sets);
     RUN(test_certificate_change);
+    RUN(test_kms_uri_switch);
     RUN(test_tls_trust);
     RUN(test_sealed_keystore);
     server_stop();
     mcx_secure_free(K1.sets);
     mcx_secure_free(K2.sets);
+    mcx_secure_free(K3.sets);
     unlink(path);
     rmdir(dir);
     return test_summary();
