@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +408,110 @@ static void test_validation_before_keeping(void)
     mcx_keystore_free(ks);
 }
 
+static size_t slurp(uint8_t *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY);
+    ssize_t n = fd >= 0 ? read(fd, buf, cap) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static void spill(const uint8_t *buf, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0 || write(fd, buf, n) != (ssize_t)n)
+        abort();
+    close(fd);
+}
+
+static void origin_is(const char *url, const char *want)
+{
+    char o[MCX_KEYSTORE_ORIGIN_MAX];
+    if (want == NULL) {
+        CHECK_ST(mcx_keystore_origin(url, o, sizeof o), MCX_E_ARG);
+        return;
+    }
+    CHECK_OK(mcx_keystore_origin(url, o, sizeof o));
+    if (strcmp(o, want) != 0) {
+        fprintf(stderr, "origin of '%s' is '%s', not '%s'\n", url, o, want);
+        test_failed_checks++;
+    }
+}
+
+/* KMS URL bindings: origins, pinned KmsUri only, kept by save, absent from version 1 files. */
+static void test_bindings(void)
+{
+    origin_is("https://kms.example", "https://kms.example");
+    origin_is("HTTPS://KMS.Example:443/prefix/", "https://kms.example");
+    origin_is("https://kms.example:8443?x#y", "https://kms.example:8443");
+    origin_is("https://[::1]:443/", "https://[::1]");
+    origin_is("https://user@kms.example/", NULL);
+    origin_is("http://kms.example", NULL);
+    origin_is("https:///x", NULL);
+    origin_is("https://kms\x01.example", NULL);
+
+    mcx_keystore *ks = filled(NULL);
+    char b[MCX_KMS_TEXT_MAX];
+    CHECK(mcx_keystore_binding_count(ks) == 0);
+    CHECK_ST(mcx_keystore_get_binding(ks, "https://kms.example", b, sizeof b), MCX_E_NOT_FOUND);
+    CHECK_ST(mcx_keystore_bind(ks, "https://kms.example", "kms.other.example"), MCX_E_UNKNOWN_PEER);
+    mcx_keystore_free(ks);
+
+    /* a version 1 file (no bindings) is read: the same file as version 2 without the count */
+    static uint8_t f[65536];
+    size_t n = slurp(f, sizeof f);
+    CHECK(n > 8 + 2 + 4 + 4 + 32 && f[8] == 2 && f[9] == 0);
+    uint32_t body = (uint32_t)f[10] << 24 | (uint32_t)f[11] << 16 | (uint32_t)f[12] << 8 | f[13];
+    CHECK(14 + (size_t)body + 32 == n);
+    CHECK(memcmp(f + 14 + body - 4, "\0\0\0\0", 4) == 0); /* no bindings */
+    f[8] = 1;
+    body -= 4;
+    f[10] = (uint8_t)(body >> 24);
+    f[11] = (uint8_t)(body >> 16);
+    f[12] = (uint8_t)(body >> 8);
+    f[13] = (uint8_t)body;
+    SHA256(f, 14 + body, f + 14 + body);
+    spill(f, 14 + body + 32);
+    ks = NULL;
+    CHECK_OK(mcx_keystore_open(&ks, path, NULL, 0, 0));
+    if (ks == NULL)
+        return;
+    check_content(ks);
+    CHECK(mcx_keystore_binding_count(ks) == 0);
+    /* bound and saved: version 2 again, the binding kept */
+    CHECK_OK(mcx_keystore_bind(ks, "https://KMS.example:443/kms", K1.cert.kms_uri));
+    CHECK_OK(mcx_keystore_save(ks));
+    mcx_keystore_free(ks);
+    n = slurp(f, sizeof f);
+    CHECK(n > 8 && f[8] == 2);
+    ks = NULL;
+    CHECK_OK(mcx_keystore_open(&ks, path, NULL, 0, 0));
+    if (ks == NULL)
+        return;
+    check_content(ks);
+    CHECK(mcx_keystore_binding_count(ks) == 1);
+    CHECK_OK(mcx_keystore_get_binding(ks, "https://kms.example/other", b, sizeof b));
+    CHECK(strcmp(b, K1.cert.kms_uri) == 0);
+    CHECK_ST(mcx_keystore_get_binding(ks, "https://kms.example:8443", b, sizeof b),
+             MCX_E_NOT_FOUND);
+    mcx_keystore_free(ks);
+
+    /* a version 1 file that holds bindings is malformed (the count is trailing data: rd_end) */
+    n = slurp(f, sizeof f);
+    f[8] = 1;
+    SHA256(f, n - 32, f + n - 32);
+    spill(f, n);
+    ks = NULL;
+    CHECK_ST(mcx_keystore_open(&ks, path, NULL, 0, 0), MCX_E_LENGTH);
+    CHECK(ks == NULL);
+    /* version 3 is not read */
+    f[8] = 3;
+    SHA256(f, n - 32, f + n - 32);
+    spill(f, n);
+    CHECK_ST(mcx_keystore_open(&ks, path, NULL, 0, 0), MCX_E_UNSUPPORTED);
+}
+
 int main(void)
 {
     const char *td = getenv("TMPDIR");
@@ -432,6 +537,7 @@ int main(void)
     RUN(test_atomic_replace);
     RUN(test_pinning);
     RUN(test_validation_before_keeping);
+    RUN(test_bindings);
 
     mcx_secure_free(SETS);
     unlink(path);

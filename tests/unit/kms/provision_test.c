@@ -691,6 +691,25 @@ static void test_kms_uri_switch(void)
     mcx_keystore_free(ks);
 }
 
+/* A keystore from before bindings (one certificate pinned, no binding): that certificate's
+ * KmsUri is the binding, so the switch is refused there too. */
+static void test_kms_uri_switch_old_keystore(void)
+{
+    mcx_keystore *ks = fresh();
+    CHECK_OK(mcx_keystore_pin(ks, &K1.cert, MCX_ID_RAW, 0));
+    CHECK_OK(mcx_keystore_save(ks));
+    CHECK(mcx_keystore_binding_count(ks) == 0);
+    CHECK_ST(run(SC_OK, &K3, ks, 0, NULL), MCX_E_DENIED);
+    CHECK(strstr(mcx_last_error(), "pinned " KMS_URI " (re-pin") != NULL);
+    CHECK(mcx_keystore_cert_count(ks) == 1 && held(ks) == 0);
+    /* the pinned KMS itself: provisioned, and the URL bound from now on */
+    CHECK_OK(run(SC_OK, &K1, ks, 0, NULL));
+    char b[MCX_KMS_TEXT_MAX];
+    CHECK_OK(mcx_keystore_get_binding(ks, S.url, b, sizeof b));
+    CHECK(strcmp(b, KMS_URI) == 0 && held(ks) == 2);
+    mcx_keystore_free(ks);
+}
+
 static void test_tls_trust(void)
 {
     mcx_keystore *ks = fresh();
@@ -760,6 +779,7 @@ int main(void)
     RUN(test_bad_key_sets);
     RUN(test_certificate_change);
     RUN(test_kms_uri_switch);
+    RUN(test_kms_uri_switch_old_keystore);
     RUN(test_tls_trust);
     RUN(test_sealed_keystore);
     server_stop();
