@@ -5,8 +5,11 @@
  *   1. POST <kms_url>/keymanagement/identity/v1/init with a KmsRequest (Authorization: Bearer,
  *      Content-Type: application/xml) -> KmsResponse/KmsInit/KmsCertificate;
  *   2. the certificate is checked: UserIdFormat 2, not revoked, inside its validity, and against
- *      the certificate pinned for its KmsUri (first use: pinned; a change: MCX_E_DENIED unless
- *      repin);
+ *      the pins: its KmsUri must be the one bound to kms_url's origin (keystore.h; a keystore
+ *      without bindings and a single certificate: that one) and the certificate the one pinned
+ *      for that KmsUri (first use: pinned and bound; a change of either: MCX_E_DENIED unless
+ *      repin, which for another KmsUri also drops the old KMS's certificate and key sets when
+ *      no other URL is bound to it);
  *   3. POST <kms_url>/keymanagement/identity/v1/keyprov/<percent-encoded user URI>/<NTP-64 time
  *      as 16 hex digits> -> KmsResponse/KmsKeyProv/KmsKeySet* (the current and, when given, the
  *      next key period);
