@@ -152,6 +152,10 @@ MCX_API uint64_t mcx_kms_period_start(const mcx_kms *kms, uint64_t period_no);
 /* 1 when t lies in the last `window` seconds of its period, so that a client should also get the
  * next period's key set. window 0 selects a tenth of the period. */
 MCX_API int mcx_kms_next_period_due(const mcx_kms *kms, uint64_t ntp_seconds, uint64_t window);
+/* The full NTP seconds (era included) of the 32-bit seconds field of an NTP-64 timestamp, such as
+ * the one in a keyprov path (TS 33.180 D.2.1): the era that puts it nearest to now_ntp (RFC 5905
+ * §6: the era is not sent; it is resolved against the local clock, so that 2036 and later work). */
+MCX_API uint64_t mcx_kms_ntp_nearest(uint32_t seconds, uint64_t now_ntp);
 
 /* ---- Identities ----------------------------------------------------------------------------- */
 
@@ -240,7 +244,8 @@ typedef struct mcx_kms_client_keys {
 /* Record the keys of identity uri (a user or service), replacing any earlier ones: trk and ink
  * (32 octets each; NULL: none of that kind, at least one given). They are stored encrypted
  * (AES-256-GCM under the storage key, additional data the identity and the key's kind), so kms
- * must hold its master secrets. Errors: MCX_E_ARG, MCX_E_NOT_FOUND (unknown identity),
+ * must hold its master secrets. Errors: MCX_E_ARG (also trk == ink: one secret must not serve
+ * both AES key wrap and HMAC), MCX_E_NOT_FOUND (unknown identity),
  * MCX_E_NO_KEY (kms opened without secrets), MCX_E_STORE, MCX_E_RANDOM. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_client_keys_set(const mcx_kms *kms, mcx_store *st,
                                                           const char *uri, const uint8_t *trk,

@@ -65,6 +65,10 @@ mcx_status mcx_kms_client_keys_set(const mcx_kms *kms, mcx_store *st, const char
     MCX_GUARD(check_uri(uri));
     if (trk == NULL && ink == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS: give a transport key, an integrity key or both");
+    /* one secret for AES key wrap (RFC 3394) and HMAC at once: a key must serve one purpose
+     * (NIST SP 800-57 Part 1 §5.2) */
+    if (trk != NULL && ink != NULL && mcx_ct_equal(trk, ink, KMS_KEY_BYTES))
+        return MCX_FAIL(MCX_E_ARG, "KMS: the transport key and the integrity key must differ");
     if (kms->storage_key == NULL)
         return MCX_FAIL(MCX_E_NO_KEY, "KMS: client keys are stored encrypted: open the KMS with "
                                       "its master secrets");

@@ -326,6 +326,18 @@ int mcx_kms_next_period_due(const mcx_kms *kms, uint64_t ntp_seconds, uint64_t w
     return p - into <= window;
 }
 
+uint64_t mcx_kms_ntp_nearest(uint32_t seconds, uint64_t now_ntp)
+{
+    const uint64_t era = (uint64_t)1 << 32;
+    uint64_t t = (now_ntp & ~(era - 1)) | seconds;
+    /* |t - now| < 2^32 here; the neighbouring era is nearer when the distance exceeds 2^31 */
+    if (t > now_ntp && t - now_ntp > era / 2 && t >= era)
+        t -= era;
+    else if (t < now_ntp && now_ntp - t > era / 2 && t <= UINT64_MAX - era)
+        t += era;
+    return t;
+}
+
 /* ---- identities ---- */
 
 static mcx_status check_uri(const char *uri)

@@ -222,6 +222,32 @@ static mcx_status check_identity(const mcx_kms *kms, mcx_store *st, const char *
     return MCX_OK;
 }
 
+mcx_status kms_lock_identity(mcx_store *st, const char *uri, int active_only, int *locked)
+{
+    /* A no-op UPDATE: it takes the row's write lock on PostgreSQL (a concurrent revocation, an
+     * UPDATE of the same row, waits for this transaction or is waited for, and what is read
+     * afterwards is its outcome), and the database write lock on SQLite; the SQL is the same for
+     * both backends. */
+    static const char *const sql[2][2] = {
+        {"UPDATE kms_users SET revoked_at = revoked_at WHERE uri = ?",
+         "UPDATE kms_services SET revoked_at = revoked_at WHERE uri = ?"},
+        {"UPDATE kms_users SET revoked_at = revoked_at WHERE uri = ? AND revoked_at IS NULL",
+         "UPDATE kms_services SET revoked_at = revoked_at WHERE uri = ? AND revoked_at IS NULL"}};
+    *locked = 0;
+    for (int i = 0; i < 2 && !*locked; i++) {
+        mcx_stmt *q;
+        MCX_GUARD(mcx_store_prepare(st, sql[active_only != 0][i], &q));
+        mcx_status s = mcx_stmt_bind_text(q, 1, uri);
+        if (s == MCX_OK)
+            s = mcx_stmt_step(q, NULL);
+        if (s == MCX_OK)
+            *locked = mcx_stmt_changes(q) == 1;
+        mcx_stmt_done(q);
+        MCX_GUARD(s);
+    }
+    return MCX_OK;
+}
+
 mcx_status kms_insert_sealed(mcx_store *st, const char *uri, uint64_t period_no, const uint8_t *uid,
                              const uint8_t *pvt, const uint8_t *sealed, int64_t now, int *inserted)
 {
@@ -272,8 +298,12 @@ mcx_status mcx_kms_issue(const mcx_kms *kms, mcx_store *st, const char *uri, uin
         s = mcx_store_begin(st);
     if (s != MCX_OK)
         goto fail;
-    /* Again under the write lock: the identity may have been revoked meanwhile. */
-    s = check_identity(kms, st, uri, period_no, info);
+    /* Again with the identity's row locked: it may have been revoked meanwhile, and it cannot be
+     * revoked between this check and the commit. */
+    int locked = 0;
+    s = kms_lock_identity(st, uri, 0, &locked);
+    if (s == MCX_OK)
+        s = check_identity(kms, st, uri, period_no, info);
     if (s == MCX_E_DENIED || s == MCX_E_NOT_FOUND) {
         /* keep the refusal's log row */
         char reason[512];

@@ -50,6 +50,11 @@ mcx_status kms_seal_row(const mcx_kms *kms, const mcx_kms_key_set *ks,
 mcx_status kms_insert_sealed(mcx_store *st, const char *uri, uint64_t period_no, const uint8_t *uid,
                              const uint8_t *pvt, const uint8_t *sealed, int64_t now, int *inserted);
 
+/* Inside a transaction: lock identity uri's row (kms_users or kms_services) until the commit, so
+ * that a revocation cannot slip between a check and the insert that relies on it. *locked = 1
+ * when a row was locked; with active_only only a row that is not revoked. */
+mcx_status kms_lock_identity(mcx_store *st, const char *uri, int active_only, int *locked);
+
 /* Append one issue_log row. */
 mcx_status kms_log_row(mcx_store *st, const char *uri, uint64_t period_no,
                        const mcx_kms_request_info *info, const char *outcome);

@@ -168,7 +168,12 @@ static mcx_status write_batch(mcx_store *st, uint64_t period_no, const roll_item
     mcx_status s = MCX_OK;
     uint64_t done = 0;
     for (size_t i = 0; s == MCX_OK && i < n; i++) {
-        int inserted = 0;
+        int inserted = 0, live = 0;
+        /* the list was read before the batch was computed: an identity revoked since is left
+         * out, and its row stays locked until the commit */
+        s = kms_lock_identity(st, items[i].uri, 1, &live);
+        if (s != MCX_OK || !live)
+            continue;
         s = kms_insert_sealed(st, items[i].uri, period_no, items[i].uid, items[i].pvt,
                               items[i].sealed, info->now, &inserted);
         if (s == MCX_OK && inserted) {

@@ -111,6 +111,24 @@ static mcx_status read_private(const char *path, const char *what, uint8_t *buf,
     return st;
 }
 
+/* fsync the folder holding path, so that a new or renamed entry survives a crash (a file's own
+ * fsync does not cover its directory entry: fsync(2), POSIX). */
+static mcx_status sync_dir_of(const char *path)
+{
+    char *dir = strdup(path);
+    if (dir == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
+    mcx_status st = MCX_OK;
+    const char *d = dirname(dir);
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0)
+        st = MCX_FAIL(MCX_E_IO, "KMS: syncing folder %s: %s", d, strerror(errno));
+    if (dfd >= 0)
+        close(dfd);
+    free(dir);
+    return st;
+}
+
 mcx_status kms_write_atomic(const char *path, const uint8_t *data, size_t len)
 {
     size_t pl = strlen(path);
@@ -199,7 +217,12 @@ static mcx_status key_file_obtain(const char *path, uint8_t key[MCX_KMS_FILE_KEY
             st = MCX_FAIL(MCX_E_IO, "KMS: writing key file %s: %s", path, strerror(errno));
     }
     mcx_memzero(text, sizeof text);
-    close(fd);
+    if (close(fd) != 0 && st == MCX_OK)
+        st = MCX_FAIL(MCX_E_IO, "KMS: closing key file %s: %s", path, strerror(errno));
+    /* the new file's directory entry must reach the disk too: secrets sealed under a key whose
+     * file vanished in a crash could never be opened again */
+    if (st == MCX_OK)
+        st = sync_dir_of(path);
     if (st != MCX_OK)
         unlink(path);
     return st;

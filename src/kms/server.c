@@ -71,6 +71,7 @@ typedef struct kreq {
     mcx_store *st;
     mcx_token_claims claims;
     mcx_kms_request rq;
+    mcx_kms_request_info info; /* for the issue log: filled once the token is verified */
     /* The requesting identity's TrK / InK (TS 33.180 D.1), secure memory, once the request is
      * known to be for an identity the token may fetch; NULL before (responses plain). */
     mcx_kms_client_keys *ck;
@@ -319,6 +320,12 @@ static int authorize(kreq *r, mcx_status *rc)
         return 0;
     }
     snprintf(r->sub, sizeof r->sub, "%s", r->claims.sub);
+    r->info.request_id = r->request_id;
+    r->info.token_sub = r->claims.sub;
+    r->info.token_jti = r->claims.jti;
+    r->info.client_id = r->claims.client_id;
+    r->info.client_address = r->addr;
+    r->info.now = r->now;
     if (!has_scope(r->claims.scope, MCX_SCOPE_PTT_KMS)) {
         static const char *const hd[] = {"WWW-Authenticate",
                                          "Bearer realm=\"mcx-kms\", error=\"insufficient_scope\", "
@@ -329,6 +336,16 @@ static int authorize(kreq *r, mcx_status *rc)
         return 0;
     }
     return 1;
+}
+
+/* A refusal made here (not by mcx_kms_issue) appended to kms_issue_log, so that the log holds
+ * every keyprov refusal of an authenticated request (docs/kms.md). */
+static mcx_status audit(kreq *r, const char *uri, uint64_t period_no, const char *outcome)
+{
+    mcx_status st = kms_log_row(r->st, uri, period_no, &r->info, outcome);
+    if (st != MCX_OK)
+        fprintf(stderr, "mcx-kms: issue log: %s\n", mcx_last_error());
+    return st;
 }
 
 /* ---- Handlers -------------------------------------------------------------------------------- */
@@ -434,17 +451,26 @@ static mcx_status handle_certcache(kreq *r)
 }
 
 /* keyprov: the key set of the period in force at the requested time and, in the last part of
- * that period, the next one (TS 33.180 §5.2.3, D.2.1). */
+ * the current period, the next one (TS 33.180 §5.2.3, D.2.1). "Current" and "next" are decided
+ * from the KMS's own clock, never from the requested time: a request may name the previous, the
+ * current or the next period, and no key set beyond the next period is ever issued. */
 static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
 {
     const mcx_kms *kms = r->srv->kms;
-    const mcx_kms_settings *s = mcx_kms_get_settings(kms);
     uint64_t now_ntp = (uint64_t)r->kms_now + NTP_UNIX_OFFSET;
+    uint64_t cur = mcx_kms_period_of(kms, now_ntp);
+    uint64_t period = mcx_kms_period_of(kms, ntp);
+    /* within one period of now, and so (belt and braces) in cur - 1 .. cur + 1 */
     uint64_t d = ntp > now_ntp ? ntp - now_ntp : now_ntp - ntp;
-    if (d > s->key_period) {
+    if (d > mcx_kms_get_settings(kms)->key_period || period > cur + 1 || period + 1 < cur) {
+        char why[200];
+        snprintf(why, sizeof why,
+                 "the requested time (key period %" PRIu64
+                 ") is more than one key period from now (key period %" PRIu64 ")",
+                 period, cur);
         r->outcome = "refused: time";
-        return respond_error(r, 400, "the requested time is more than one key period from now",
-                             NULL);
+        MCX_GUARD(audit(r, uri, period, r->outcome));
+        return respond_error(r, 400, why, NULL);
     }
     if (!mcx_kms_can_issue(kms)) {
         r->outcome = "no secrets";
@@ -453,22 +479,16 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
     mcx_kms_key_set *sets = mcx_secure_alloc(2 * sizeof *sets);
     if (sets == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
-    mcx_kms_request_info info = {0};
-    info.request_id = r->request_id;
-    info.token_sub = r->claims.sub;
-    info.token_jti = r->claims.jti;
-    info.client_id = r->claims.client_id;
-    info.client_address = r->addr;
-    info.now = r->now;
-    uint64_t period = mcx_kms_period_of(kms, ntp);
     size_t n = 0;
     int fresh = 0;
-    mcx_status st = mcx_kms_issue(kms, r->st, uri, period, &info, &sets[0], &fresh);
+    mcx_status st = mcx_kms_issue(kms, r->st, uri, period, &r->info, &sets[0], &fresh);
     if (st == MCX_OK) {
         n = 1;
         r->outcome = fresh ? "issued" : "returned";
-        if (mcx_kms_next_period_due(kms, ntp, r->srv->cfg->next_period_window)) {
-            st = mcx_kms_issue(kms, r->st, uri, period + 1, &info, &sets[1], NULL);
+        /* the next period's set only when that is cur + 1 and its window is open now */
+        if (period + 1 == cur + 1 &&
+            mcx_kms_next_period_due(kms, now_ntp, r->srv->cfg->next_period_window)) {
+            st = mcx_kms_issue(kms, r->st, uri, period + 1, &r->info, &sets[1], NULL);
             if (st == MCX_OK)
                 n = 2;
             else if (st == MCX_E_DENIED || st == MCX_E_NOT_FOUND)
@@ -523,7 +543,8 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
             r->outcome = "refused: path";
             return respond_error(r, 400, "keyprov path: the time is not 16 hex digits", NULL);
         }
-        ntp = (uint64_t)v >> 32; /* NTP-64: seconds in the high 32 bits (RFC 5905 §6) */
+        /* NTP-64: seconds in the high 32 bits, era resolved against the KMS clock (RFC 5905 §6) */
+        ntp = mcx_kms_ntp_nearest((uint32_t)(v >> 32), ntp);
     }
     if (r->body_len == 0) {
         r->outcome = "refused: no body";
@@ -553,6 +574,7 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         static const char *const hd[] = {
             "WWW-Authenticate", "Bearer realm=\"mcx-kms\", error=\"insufficient_scope\"", NULL};
         r->outcome = "refused: not the token's user";
+        MCX_GUARD(audit(r, rq.user_uri, mcx_kms_period_of(r->srv->kms, ntp), r->outcome));
         return respond_error(r, 403, "the access token does not authorise this UserUri", hd);
     }
     /* the identity is known: its responses are wrapped / signed when it has client keys */

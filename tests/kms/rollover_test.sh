@@ -2,7 +2,9 @@
 # "clock_offset"), one-hour periods, a 600 s next-period window. Near the end of period P keyprov
 # returns P and P+1; past the boundary P+1 alone, and it is the same key set; a time more than one
 # period from the (shifted) clock is refused; a user revoked during period P still gets P-1 (near
-# its end, without P) but nothing for P or later.
+# its end, without P) but nothing for P or later. A requested time never yields a period past the
+# one after the current period (P+2 near the end of P is refused, not issued); time refusals and
+# requests for another user's URI are in kms_issue_log.
 # usage: sh rollover_test.sh MCX IDMS KMS TESTS_DIR sqlite|postgresql
 # shellcheck shell=sh
 KMSD=${3:?usage: $0 MCX IDMS KMS TESTS_DIR BACKEND}
@@ -45,6 +47,20 @@ expect_eq "A: keyprov at TA by path" \
 expect_eq "A: path periods" "$(periods a2 $PER)" "$P $((P + 1))"
 expect_eq "A: same key sets" "$($KTOOL keysets "$tmp/a2")" "$($KTOOL keysets "$tmp/a1")"
 next_set=$($KTOOL keysets "$tmp/a1" | sed -n 2p)
+# a time almost a period ahead is in P+1: P+1 alone, never P+2 (the next-period rule follows the
+# KMS clock, not the requested time)
+expect_eq "A: keyprov 3599 s ahead" \
+    "$(post a3 "$alice_at" "$KP/$ALICE_P/$(ntp_hex_at $((TA + PER - 1)))" alice.xml)" 200
+expect_eq "A: 3599 s ahead periods" "$(periods a3 $PER)" "$((P + 1))"
+expect_eq "A: P+1 the same" "$($KTOOL keysets "$tmp/a3")" "$next_set"
+# a time in P+2 (within one period of now, but two periods ahead of the current one): refused
+expect_eq "A: keyprov at the start of P+2" \
+    "$(post a5 "$alice_at" "$KP/$ALICE_P/$(ntp_hex_at $(start $((P + 2))))" alice.xml)" 400
+expect_in "A: P+2 reason" "$tmp/a5" "more than one key period"
+expect_not_in "A: P+2 no key set" "$tmp/a5" "UserDecryptKey"
+# another user's URI with alice's token: 403, and in the issue log
+kreq bob.xml sip:bob@fire.example
+expect_eq "A: bob's URI with alice's token" "$(post a6 "$alice_at" "$KP" bob.xml)" 403
 # the token is checked against the real clock: still accepted although the KMS clock moved
 expect_in "A: log status" "$tmp/kms.log" "status=200"
 kms_stop
@@ -93,5 +109,10 @@ expect_not_in "D: no key set" "$tmp/d1" "UserDecryptKey"
 kms_stop
 expect_eq "refusals audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
 identity = 'sip:alice@fire.example' AND outcome = 'refused: revoked'")" 3
+expect_eq "time refusals audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
+identity = 'sip:alice@fire.example' AND outcome = 'refused: time'")" 3
+expect_eq "other user's URI audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
+identity = 'sip:bob@fire.example' AND outcome = 'refused: not the token''s user' AND \
+token_sub IS NOT NULL")" 1
 
 finish

@@ -222,6 +222,61 @@ static void test_periods(void)
     mcx_store_close(st);
 }
 
+/* RFC 5905 §6: the era of a 32-bit NTP seconds field is the one nearest to the local clock. */
+static void test_ntp_era(void)
+{
+    const uint64_t era = (uint64_t)1 << 32;
+    /* 2026 (era 0): a keyprov time of 2026 stays in era 0 */
+    uint64_t now = 0xED000000u;
+    CHECK(mcx_kms_ntp_nearest(0xED000E10u, now) == 0xED000E10u);
+    CHECK(mcx_kms_ntp_nearest(0xECFFF1F0u, now) == 0xECFFF1F0u);
+    /* 2036-02-07 06:28:16 UTC is NTP 2^32: one hour later, in era 1 */
+    now = era + 3600;
+    CHECK(mcx_kms_ntp_nearest(7200, now) == era + 7200);
+    /* a time from just before the rollover, named after it, is still in era 0 */
+    CHECK(mcx_kms_ntp_nearest(0xFFFFF000u, now) == 0xFFFFF000u);
+    /* just before the rollover a time a little after it lands in era 1 */
+    now = era - 60;
+    CHECK(mcx_kms_ntp_nearest(60, now) == era + 60);
+    CHECK(mcx_kms_ntp_nearest(0xFFFFFF00u, now) == 0xFFFFFF00u);
+    /* the nearest era either way: half an era is the turning point */
+    now = era + 0x80000000u;
+    CHECK(mcx_kms_ntp_nearest(0, now) == era);
+    CHECK(mcx_kms_ntp_nearest(0xFFFFFFFFu, now) == era + 0xFFFFFFFFu);
+    /* no underflow in era 0, no overflow in the last era */
+    CHECK(mcx_kms_ntp_nearest(0xFFFFFFFFu, 0) == 0xFFFFFFFFu);
+    CHECK(mcx_kms_ntp_nearest(0, UINT64_MAX) == UINT64_MAX - 0xFFFFFFFFu);
+}
+
+/* TS 33.180 D.1 client keys: a TrK equal to the InK (one secret for key wrap and HMAC) is
+ * refused and nothing is stored; distinct keys are kept. */
+static void test_client_keys_distinct(void)
+{
+    mcx_kms_secrets *sec = NULL;
+    mcx_kms *kms = NULL;
+    mcx_store *st = setup(&sec, &kms, 3600, 0, MCX_ID_RAW);
+    const char *u = "sip:carol@police.example";
+    CHECK_OK(mcx_kms_user_add(st, u, 1));
+    uint8_t a[MCX_KMS_TRK_BYTES], b[MCX_KMS_INK_BYTES];
+    memset(a, 0x5a, sizeof a);
+    memcpy(b, a, sizeof b);
+    CHECK_ST(mcx_kms_client_keys_set(kms, st, u, a, b, 2), MCX_E_ARG);
+    mcx_kms_client_keys *ck = mcx_secure_alloc(sizeof *ck);
+    CHECK_OK(mcx_kms_client_keys_get(kms, st, u, ck));
+    CHECK(!ck->has_trk && !ck->has_ink);
+    b[31] ^= 1;
+    CHECK_OK(mcx_kms_client_keys_set(kms, st, u, a, b, 2));
+    CHECK_OK(mcx_kms_client_keys_get(kms, st, u, ck));
+    CHECK(ck->has_trk && ck->has_ink && memcmp(ck->trk, a, sizeof a) == 0 &&
+          memcmp(ck->ink, b, sizeof b) == 0);
+    /* one of the two alone is fine */
+    CHECK_OK(mcx_kms_client_keys_set(kms, st, u, a, NULL, 3));
+    mcx_secure_free(ck);
+    mcx_kms_close(kms);
+    mcx_kms_secrets_free(sec);
+    mcx_store_close(st);
+}
+
 static void test_issue(void)
 {
     mcx_kms_secrets *sec = NULL;
@@ -476,6 +531,8 @@ static void suite(void)
 {
     RUN(test_domain);
     RUN(test_periods);
+    RUN(test_ntp_era);
+    RUN(test_client_keys_distinct);
     RUN(test_issue);
     RUN(test_concurrent);
     RUN(test_rollover);
