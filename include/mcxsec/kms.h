@@ -159,12 +159,15 @@ MCX_API uint64_t mcx_kms_ntp_nearest(uint32_t seconds, uint64_t now_ntp);
 
 /* ---- Identities ----------------------------------------------------------------------------- */
 
-/* Add a user (an MC service ID) or a service identity (a URI that the OAuth client client_id may
- * fetch key sets for). Errors: MCX_E_ARG (empty or longer than 255 octets), MCX_E_EXISTS
- * (already there, as a user or a service), MCX_E_STORE. */
+/* Add a user (an MC service ID) or a service identity: a URI whose key sets are served only to an
+ * access token whose "sub" is subject (a service account at the IdMS) AND whose "client_id" is
+ * client_id. Both are required: a client_id alone names an application, and with a public client
+ * every user of that application would get the service's keys. Errors: MCX_E_ARG (empty or longer
+ * than 255 octets), MCX_E_EXISTS (already there, as a user or a service), MCX_E_STORE. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_user_add(mcx_store *st, const char *uri, int64_t now);
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_service_add(mcx_store *st, const char *uri,
-                                                      const char *client_id, int64_t now);
+                                                      const char *client_id, const char *subject,
+                                                      int64_t now);
 
 /* Revoke a user or service at time now (Unix seconds): no key set is issued or returned any more
  * for a period that ends after now. Revoking again keeps the first time.
@@ -178,6 +181,9 @@ typedef struct mcx_kms_identity {
     int revoked;
     int64_t revoked_at;              /* Unix seconds, when revoked */
     char client_id[MCX_KMS_URI_MAX]; /* services: the OAuth client allowed to fetch it */
+    char subject[MCX_KMS_URI_MAX];   /* services: the token subject allowed to fetch it; "" for a
+                                        service added before subjects were recorded (served to
+                                        nobody) */
 } mcx_kms_identity;
 
 /* Errors: MCX_E_NOT_FOUND, MCX_E_STORE. */

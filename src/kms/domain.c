@@ -39,6 +39,9 @@ static const mcx_store_migration kms_migrations[] = {
      * AES-256-GCM ciphertext || tag under the storage key (client_keys.c); NULL: none. */
     {2, "CREATE TABLE kms_client_keys (uri TEXT PRIMARY KEY, trk BLOB, ink BLOB,"
         " created_at BIGINT NOT NULL)"},
+    /* the IdMS subject (token "sub") that may fetch a service identity, with its client_id;
+     * NULL for a service added before: served to nobody until added again */
+    {3, "ALTER TABLE kms_services ADD COLUMN subject TEXT"},
 };
 
 #define STORAGE_LABEL "mcxsec kms key-set storage v1"
@@ -347,11 +350,14 @@ static mcx_status check_uri(const char *uri)
     return MCX_OK;
 }
 
-static mcx_status add_identity(mcx_store *st, const char *uri, const char *client_id, int64_t now)
+static mcx_status add_identity(mcx_store *st, const char *uri, const char *client_id,
+                               const char *subject, int64_t now)
 {
     MCX_GUARD(check_uri(uri));
     if (client_id != NULL && (client_id[0] == '\0' || strlen(client_id) > URI_MAX))
         return MCX_FAIL(MCX_E_ARG, "KMS: a client_id must be 1..%d octets", URI_MAX);
+    if (client_id != NULL && (subject == NULL || subject[0] == '\0' || strlen(subject) > URI_MAX))
+        return MCX_FAIL(MCX_E_ARG, "KMS: a service's subject must be 1..%d octets", URI_MAX);
     MCX_GUARD(kms_schema_migrate(st));
     mcx_kms_identity id;
     mcx_status s = mcx_kms_identity_get(st, uri, &id);
@@ -368,13 +374,17 @@ static mcx_status add_identity(mcx_store *st, const char *uri, const char *clien
         if (s == MCX_OK)
             s = mcx_stmt_bind_int(q, 2, now);
     } else {
-        MCX_GUARD(mcx_store_prepare(
-            st, "INSERT INTO kms_services (uri, client_id, created_at) VALUES (?, ?, ?)", &q));
+        MCX_GUARD(mcx_store_prepare(st,
+                                    "INSERT INTO kms_services (uri, client_id, subject, created_at)"
+                                    " VALUES (?, ?, ?, ?)",
+                                    &q));
         s = mcx_stmt_bind_text(q, 1, uri);
         if (s == MCX_OK)
             s = mcx_stmt_bind_text(q, 2, client_id);
         if (s == MCX_OK)
-            s = mcx_stmt_bind_int(q, 3, now);
+            s = mcx_stmt_bind_text(q, 3, subject);
+        if (s == MCX_OK)
+            s = mcx_stmt_bind_int(q, 4, now);
     }
     if (s == MCX_OK)
         s = mcx_stmt_step(q, NULL);
@@ -388,14 +398,15 @@ mcx_status mcx_kms_user_add(mcx_store *st, const char *uri, int64_t now)
 {
     if (st == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS: NULL store");
-    return add_identity(st, uri, NULL, now);
+    return add_identity(st, uri, NULL, NULL, now);
 }
 
-mcx_status mcx_kms_service_add(mcx_store *st, const char *uri, const char *client_id, int64_t now)
+mcx_status mcx_kms_service_add(mcx_store *st, const char *uri, const char *client_id,
+                               const char *subject, int64_t now)
 {
-    if (st == NULL || client_id == NULL)
-        return MCX_FAIL(MCX_E_ARG, "KMS: NULL store or client_id");
-    return add_identity(st, uri, client_id, now);
+    if (st == NULL || client_id == NULL || subject == NULL)
+        return MCX_FAIL(MCX_E_ARG, "KMS: NULL store, client_id or subject");
+    return add_identity(st, uri, client_id, subject, now);
 }
 
 mcx_status mcx_kms_identity_get(mcx_store *st, const char *uri, mcx_kms_identity *out)
@@ -404,8 +415,8 @@ mcx_status mcx_kms_identity_get(mcx_store *st, const char *uri, mcx_kms_identity
         return MCX_FAIL(MCX_E_ARG, "KMS: NULL argument");
     memset(out, 0, sizeof *out);
     static const char *const sql[2] = {
-        "SELECT revoked_at, '' FROM kms_users WHERE uri = ?",
-        "SELECT revoked_at, client_id FROM kms_services WHERE uri = ?"};
+        "SELECT revoked_at, '', '' FROM kms_users WHERE uri = ?",
+        "SELECT revoked_at, client_id, subject FROM kms_services WHERE uri = ?"};
     for (int i = 0; i < 2; i++) {
         mcx_stmt *q;
         int row = 0;
@@ -418,6 +429,8 @@ mcx_status mcx_kms_identity_get(mcx_store *st, const char *uri, mcx_kms_identity
             out->revoked = !mcx_stmt_is_null(q, 0);
             out->revoked_at = mcx_stmt_int(q, 0);
             snprintf(out->client_id, sizeof out->client_id, "%s", mcx_stmt_text(q, 1));
+            if (!mcx_stmt_is_null(q, 2))
+                snprintf(out->subject, sizeof out->subject, "%s", mcx_stmt_text(q, 2));
         }
         mcx_stmt_done(q);
         MCX_GUARD(s);

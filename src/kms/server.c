@@ -264,7 +264,8 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 }
 
 /* The user URI is the token holder's own MC service ID, or a service identity registered for the
- * token's OAuth client (mcx kms service add). */
+ * token's subject and OAuth client together (mcx kms service add --sub --client-id): the client
+ * alone is not enough, since every user of a public client (mcx-cli) holds tokens for it. */
 static int may_fetch(kreq *r, const char *uri)
 {
     const mcx_token_claims *c = &r->claims;
@@ -272,12 +273,13 @@ static int may_fetch(kreq *r, const char *uri)
         (c->mcvideo_id[0] != '\0' && strcmp(c->mcvideo_id, uri) == 0) ||
         (c->mcdata_id[0] != '\0' && strcmp(c->mcdata_id, uri) == 0))
         return 1;
-    if (c->client_id[0] == '\0')
+    if (c->client_id[0] == '\0' || c->sub[0] == '\0')
         return 0;
     mcx_kms_identity id;
     if (mcx_kms_identity_get(r->st, uri, &id) != MCX_OK)
         return 0;
-    return id.is_service && strcmp(id.client_id, c->client_id) == 0;
+    return id.is_service && id.subject[0] != '\0' && strcmp(id.subject, c->sub) == 0 &&
+           strcmp(id.client_id, c->client_id) == 0;
 }
 
 static int has_scope(const char *scopes, const char *want)

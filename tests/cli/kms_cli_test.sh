@@ -71,10 +71,14 @@ expect_err "user add again" "exists already"
 run "user add bob" 0 kms user add --store "$db" --uri sip:bob@police.example
 run "user add carol" 0 kms user add --store "$db" --uri sip:carol@police.example
 run "service add" 0 kms service add --store "$db" --uri sip:grp-1@police.example \
-    --client-id mcx-gms
+    --client-id mcx-gms --sub gms-account
 expect_eq "service kind" "$(field kind)" "service"
 expect_eq "service client" "$(field client_id)" "mcx-gms"
-run "service add no client" 2 kms service add --store "$db" --uri sip:grp-2@police.example
+expect_eq "service sub" "$(field sub)" "gms-account"
+run "service add no client" 2 kms service add --store "$db" --uri sip:grp-2@police.example \
+    --sub gms-account
+run "service add no sub" 2 kms service add --store "$db" --uri sip:grp-2@police.example \
+    --client-id mcx-gms
 
 # ---- export-cert ----
 run "export-cert json" 0 kms export-cert --store "$db"

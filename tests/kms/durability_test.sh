@@ -19,7 +19,7 @@ idms_admin "kms init" kms init --config "$tmp/kms.json" --kms-uri kms.fire.examp
 # N service identities that alice's client (mcx-cli) may fetch: svc-0 by `mcx kms service add`,
 # the others copied from its row in one transaction (all columns but the URI), which is faster
 idms_admin "kms service" kms service add --config "$tmp/kms.json" --uri sip:svc-0@fire.example \
-    --client-id mcx-cli
+    --client-id mcx-cli --sub alice
 if [ "$BACKEND" = postgresql ]; then
     collist=$(psql -XAtq -d "$KMS_STORE" -c "SELECT string_agg(column_name, ',' ORDER BY \
 ordinal_position) FROM information_schema.columns WHERE table_name = 'kms_services'")

@@ -4,7 +4,8 @@
 # period from the (shifted) clock is refused; a user revoked during period P still gets P-1 (near
 # its end, without P) but nothing for P or later. A requested time never yields a period past the
 # one after the current period (P+2 near the end of P is refused, not issued); time refusals and
-# requests for another user's URI are in kms_issue_log.
+# requests for another user's URI are in kms_issue_log. A service identity is served only to its
+# recorded subject and client together.
 # usage: sh rollover_test.sh MCX IDMS KMS TESTS_DIR sqlite|postgresql
 # shellcheck shell=sh
 KMSD=${3:?usage: $0 MCX IDMS KMS TESTS_DIR BACKEND}
@@ -61,6 +62,21 @@ expect_not_in "A: P+2 no key set" "$tmp/a5" "UserDecryptKey"
 # another user's URI with alice's token: 403, and in the issue log
 kreq bob.xml sip:bob@fire.example
 expect_eq "A: bob's URI with alice's token" "$(post a6 "$alice_at" "$KP" bob.xml)" 403
+# service identities: served to the token whose subject AND client are the recorded ones; another
+# user of the same public client (mcx-cli) is refused, and so is the right subject in another app
+idms_admin "svc for bob" kms service add --config "$tmp/kms.json" --uri sip:svc-b@fire.example \
+    --client-id mcx-cli --sub bob
+idms_admin "svc for alice in another app" kms service add --config "$tmp/kms.json" \
+    --uri sip:svc-o@fire.example --client-id other-app --sub alice
+idms_admin "svc for alice" kms service add --config "$tmp/kms.json" \
+    --uri sip:svc-a@fire.example --client-id mcx-cli --sub alice
+for v in b o a; do kreq "svc-$v.xml" "sip:svc-$v@fire.example"; done
+expect_eq "A: bob's service, alice's token (same client)" \
+    "$(post s1 "$alice_at" "$KP" svc-b.xml)" 403
+expect_not_in "A: bob's service: no key set" "$tmp/s1" "UserDecryptKey"
+expect_eq "A: alice's service of another client" "$(post s2 "$alice_at" "$KP" svc-o.xml)" 403
+expect_eq "A: alice's service" "$(post s3 "$alice_at" "$KP" svc-a.xml)" 200
+expect_eq "A: alice's service periods" "$(periods s3 $PER)" "$P $((P + 1))"
 # the token is checked against the real clock: still accepted although the KMS clock moved
 expect_in "A: log status" "$tmp/kms.log" "status=200"
 kms_stop
@@ -114,5 +130,8 @@ identity = 'sip:alice@fire.example' AND outcome = 'refused: time'")" 3
 expect_eq "other user's URI audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
 identity = 'sip:bob@fire.example' AND outcome = 'refused: not the token''s user' AND \
 token_sub IS NOT NULL")" 1
+expect_eq "other services' refusals audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
+identity IN ('sip:svc-b@fire.example', 'sip:svc-o@fire.example') AND \
+outcome = 'refused: not the token''s user'")" 2
 
 finish

@@ -31,7 +31,7 @@ idms_admin "kms init A" kms init --config "$tmp/kms.json" --kms-uri kms.fire.exa
 i=0
 while [ $i -lt $N ]; do
     idms_admin "kms service svc-$i" kms service add --config "$tmp/kms.json" \
-        --uri "sip:svc-$i@fire.example" --client-id mcx-cli || { finish; exit 1; }
+        --uri "sip:svc-$i@fire.example" --client-id mcx-cli --sub alice || { finish; exit 1; }
     i=$((i + 1))
 done
 expect_eq "service identities" "$(kms_sql "SELECT COUNT(*) FROM kms_services")" $N

@@ -299,7 +299,7 @@ static int identity_cmd(cli_ctx *ctx, int what)
         else if (what == 1)
             s = mcx_kms_identity_revoke(st, uri, now());
         else
-            s = mcx_kms_service_add(st, uri, cli_str(ctx, "client-id"), now());
+            s = mcx_kms_service_add(st, uri, cli_str(ctx, "client-id"), cli_str(ctx, "sub"), now());
     }
     if (s == MCX_E_ARG) {
         rc = cli_usage(ctx, "%s", mcx_last_error());
@@ -316,7 +316,8 @@ static int identity_cmd(cli_ctx *ctx, int what)
         if (o != NULL &&
             (set_str(o, "uri", uri) || set_str(o, "kind", id.is_service ? "service" : "user") ||
              cli_out_bool(o, "revoked", id.revoked) ||
-             (id.is_service && set_str(o, "client_id", id.client_id)) ||
+             (id.is_service &&
+              (set_str(o, "client_id", id.client_id) || set_str(o, "sub", id.subject))) ||
              (id.revoked && json_object_set_new(o, "revoked_at", json_integer(id.revoked_at))))) {
             json_decref(o);
             o = NULL;
@@ -608,6 +609,13 @@ static const cli_flag service_flags[] = {
      1,
      255,
      "the OAuth client allowed to fetch the service's key sets"},
+    {"sub",
+     CLI_STR,
+     CLI_REQUIRED,
+     {0, 0},
+     1,
+     255,
+     "the IdMS subject (token \"sub\", a service account) allowed to fetch them"},
     F_STORE,
     F_SECRETS,
     F_PASSFILE,
@@ -689,10 +697,11 @@ static const cli_command kms_commands[] = {
      "now. Key sets of earlier periods stay in the log.",
      "{\"uri\", \"kind\", \"revoked\": true, \"revoked_at\"}", user_flags, COUNT(user_flags),
      run_user_revoke, 0},
-    {"service add", "add a service identity and the OAuth client that may fetch it",
-     "Add a service identity (e.g. a group or functional URI) whose key sets the OAuth client "
-     "--client-id may fetch.",
-     "{\"uri\", \"kind\": \"service\", \"revoked\": false, \"client_id\"}", service_flags,
+    {"service add", "add a service identity and the account and OAuth client that may fetch it",
+     "Add a service identity (e.g. a group or functional URI) whose key sets are served only to "
+     "an access token whose subject is --sub (a service account at the IdMS) and whose client is "
+     "--client-id.",
+     "{\"uri\", \"kind\": \"service\", \"revoked\": false, \"client_id\", \"sub\"}", service_flags,
      COUNT(service_flags), run_service_add, 0},
     {"export-cert", "print the KMS certificate (TS 33.180 D.3.2.2)",
      "Print the KmsCertificate: as JSON, or with --format xml as the KmsResponse/KmsInit document "

@@ -285,12 +285,17 @@ static void test_issue(void)
     const char *alice = "sip:alice@police.example", *grp = "sip:group-7@police.example";
     CHECK_OK(mcx_kms_user_add(st, alice, 1700000000));
     CHECK_ST(mcx_kms_user_add(st, alice, 1700000000), MCX_E_EXISTS);
-    CHECK_OK(mcx_kms_service_add(st, grp, "mcx-gms", 1700000000));
-    CHECK_ST(mcx_kms_service_add(st, alice, "mcx-gms", 1700000000), MCX_E_EXISTS);
+    CHECK_OK(mcx_kms_service_add(st, grp, "mcx-gms", "gms-svc", 1700000000));
+    CHECK_ST(mcx_kms_service_add(st, alice, "mcx-gms", "gms-svc", 1700000000), MCX_E_EXISTS);
     CHECK_ST(mcx_kms_user_add(st, "", 1), MCX_E_ARG);
     mcx_kms_identity id;
     CHECK_OK(mcx_kms_identity_get(st, grp, &id));
-    CHECK(id.is_service && !id.revoked && strcmp(id.client_id, "mcx-gms") == 0);
+    CHECK(id.is_service && !id.revoked && strcmp(id.client_id, "mcx-gms") == 0 &&
+          strcmp(id.subject, "gms-svc") == 0);
+    /* a service names the account that may fetch it as well as the client */
+    CHECK_ST(mcx_kms_service_add(st, "sip:group-8@police.example", "mcx-gms", "", 1), MCX_E_ARG);
+    CHECK_ST(mcx_kms_service_add(st, "sip:group-8@police.example", "mcx-gms", NULL, 1), MCX_E_ARG);
+    CHECK_ST(mcx_kms_identity_get(st, "sip:group-8@police.example", &id), MCX_E_NOT_FOUND);
 
     mcx_kms_key_set *a = mcx_secure_alloc(sizeof *a), *b = mcx_secure_alloc(sizeof *b);
     mcx_kms_request_info info = {"req-1", "alice", "jti-1", "mcx-cli", "127.0.0.1", 1700000100};
@@ -500,7 +505,7 @@ static void test_rollover(void)
         snprintf(uri, sizeof uri, "sip:r%02d@police.example", u);
         CHECK_OK(mcx_kms_user_add(st, uri, 1));
     }
-    CHECK_OK(mcx_kms_service_add(st, "sip:grp@police.example", "gms", 1));
+    CHECK_OK(mcx_kms_service_add(st, "sip:grp@police.example", "gms", "gms-svc", 1));
     CHECK_OK(mcx_kms_identity_revoke(st, "sip:r03@police.example", 1));
     mcx_kms_key_set *ks = mcx_secure_alloc(sizeof *ks);
     CHECK_OK(mcx_kms_issue(kms, st, "sip:r05@police.example", 50000, NULL, ks, NULL));
