@@ -19,6 +19,12 @@ static void curl_init_once(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int mcx_http_curl_ready(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    return curl_init_rc == CURLE_OK;
+}
+
 typedef struct sink {
     char *buf;
     size_t len, cap;
@@ -155,8 +161,7 @@ mcx_status mcx_http_request(const char *url, const char *form, const char *ca_fi
     /* RFC 6749 §3.1, §3.2 and OpenID Connect Core §16.17: TLS for every exchange. */
     if (strncasecmp(url, "https://", 8) != 0)
         return MCX_FAIL(MCX_E_ARG, "HTTP: '%s' is not an https:// URL", shown);
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
+    if (!mcx_http_curl_ready())
         return MCX_FAIL(MCX_E_IO, "HTTP: libcurl initialisation failed");
 
     CURL *c = curl_easy_init();

@@ -37,6 +37,10 @@ mcx_status mcx_http_request(const char *url, const char *form, const char *ca_fi
 /* Zeroise and free the response's buffers. NULL is accepted. */
 void mcx_http_response_free(mcx_http_response *r);
 
+/* libcurl's process-wide initialisation, once (curl_global_init is not thread-safe in every
+ * libcurl), for every HTTPS client of this library. Returns 1 when libcurl is usable. */
+int mcx_http_curl_ready(void);
+
 /* application/x-www-form-urlencoded building (HTML 5 §4.10.21.8, RFC 3986 unreserved characters
  * kept, everything else %XX). A buffer that grows and is zeroised when freed: it holds passwords
  * and codes. */

@@ -1,6 +1,5 @@
 /* HTTPS POST of KMS requests over libcurl (kms_http_internal.h). */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,16 +7,6 @@
 #include "client/login_internal.h"
 #include "common/error_internal.h"
 #include "mcxsec/mem.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-/* curl_global_init is not thread-safe in every libcurl: once per process (libcurl counts the
- * calls, so the login client's own once does not conflict). */
-static void curl_init_once(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct sink {
     char *buf;
@@ -86,8 +75,7 @@ struct mcx_kms_http_session {
 
 mcx_kms_http_session *mcx_kms_http_session_new(void)
 {
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
+    if (!mcx_http_curl_ready())
         return NULL;
     mcx_kms_http_session *s = calloc(1, sizeof *s);
     if (s != NULL && (s->curl = curl_easy_init()) == NULL) {
@@ -123,8 +111,7 @@ mcx_status mcx_kms_http_post_on(mcx_kms_http_session *session, const char *url, 
     /* the access token and the key sets must never travel in clear (TS 33.180 §5.2, Annex D) */
     if (strncasecmp(url, "https://", 8) != 0)
         return MCX_FAIL(MCX_E_ARG, "KMS HTTP: '%s' is not an https:// URL", shown);
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK)
+    if (!mcx_http_curl_ready())
         return MCX_FAIL(MCX_E_IO, "KMS HTTP: libcurl initialisation failed");
     /* A session's handle is reset to no options but keeps its live connection and TLS session
      * cache (curl_easy_reset), so every option below is set again for this request. */
