@@ -78,6 +78,17 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_srtp_master(const uint8_t *tgk, size_t tgk
                                                   size_t rand_len, uint8_t *key, size_t key_len,
                                                   uint8_t *salt, size_t salt_len);
 
+#define MCX_GROUP_PSEUDONYM_BYTES  16
+#define MCX_KDF_FC_GROUP_PSEUDONYM 0x5F /* mcxsec's FC: TR 33.880 §7.4.5.3.2 leaves it open */
+
+/* Implicit group pseudonym (TR 33.880 solution #3.5, §7.4.5.3.2): every member derives the same
+ * pseudonym from the GMK and the group ID, so the GMS need not send one: the 16 least
+ * significant octets of KDF(GMK, FC 0x5F, P0 = the MC group ID). Errors: MCX_E_ARG,
+ * MCX_E_LENGTH (empty GMK, group ID over 65535 octets). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_group_pseudonym(const uint8_t *gmk, size_t gmk_len,
+                                                      const char *group_id,
+                                                      uint8_t out[MCX_GROUP_PSEUDONYM_BYTES]);
+
 #define MCX_DPCK_BYTES 16
 
 /* DPCK (TS 33.180 F.1.5): the 128 least significant bits of KDF(DPPK, FC, P0 = DPPK-ID as 4

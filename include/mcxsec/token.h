@@ -40,6 +40,10 @@ extern "C" {
 #define MCX_SCOPE_DATA_KMS      "3gpp:mc:data_key_management_service"
 #define MCX_SCOPE_DATA_CMS      "3gpp:mc:data_config_management_service"
 #define MCX_SCOPE_DATA_GMS      "3gpp:mc:data_group_management_service"
+/* mcxsec's own scopes for GMS administration (docs/gms.md): no 3GPP scope says who may create
+ * groups or regroup them. */
+#define MCX_SCOPE_GMS_ADMIN      "mcxsec:gms_admin"
+#define MCX_SCOPE_GMS_DISPATCHER "mcxsec:gms_dispatcher"
 
 /* The canonical (newer-style) name of a scope token given in either style, or NULL if it is not
  * an MCX scope nor "openid". E.g. "3gpp:mcptt:ptt_server" -> "3gpp:mc:ptt_service". */

@@ -698,6 +698,8 @@ static char *build_discovery(const mcx_idms_config *cfg)
         MCX_SCOPE_DATA_KMS,
         MCX_SCOPE_DATA_CMS,
         MCX_SCOPE_DATA_GMS,
+        MCX_SCOPE_GMS_ADMIN,
+        MCX_SCOPE_GMS_DISPATCHER,
         "3gpp:mcptt:ptt_server",
         "3gpp:mcptt:key_management_server",
         "3gpp:mcptt:config_management_server",

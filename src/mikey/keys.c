@@ -111,6 +111,27 @@ mcx_status mcx_gmk_id_from_guk_id(const uint8_t *gmk, size_t gmk_len, uint32_t g
     return MCX_OK;
 }
 
+mcx_status mcx_group_pseudonym(const uint8_t *gmk, size_t gmk_len, const char *group_id,
+                               uint8_t out[MCX_GROUP_PSEUDONYM_BYTES])
+{
+    if (gmk == NULL || group_id == NULL || out == NULL)
+        return MCX_FAIL(MCX_E_ARG, "group pseudonym: NULL argument");
+    if (gmk_len == 0)
+        return MCX_FAIL(MCX_E_LENGTH, "group pseudonym: GMK is empty");
+    size_t id_len = strlen(group_id);
+    if (id_len > KDF_PARAM_MAX)
+        return MCX_FAIL(MCX_E_LENGTH, "group pseudonym: group ID is %zu octets, at most 65535",
+                        id_len);
+    uint8_t full[MCX_KDF_OUT_BYTES];
+    mcx_kdf_param p0 = {(const uint8_t *)group_id, id_len};
+    mcx_status st = mcx_kdf(gmk, gmk_len, MCX_KDF_FC_GROUP_PSEUDONYM, &p0, 1, full);
+    if (st == MCX_OK)
+        memcpy(out, full + MCX_KDF_OUT_BYTES - MCX_GROUP_PSEUDONYM_BYTES,
+               MCX_GROUP_PSEUDONYM_BYTES);
+    mcx_memzero(full, sizeof full);
+    return st;
+}
+
 /* RFC 3830 §4.1.3: label = const (4) || CS-ID (1) || CSB-ID (4) || RAND. */
 static size_t prf_label(uint32_t c, uint8_t cs_id, uint32_t csb_id, const uint8_t *rand,
                         size_t rand_len, uint8_t *label)
