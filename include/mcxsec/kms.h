@@ -168,6 +168,13 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_kms_user_add(mcx_store *st, const char *ur
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_service_add(mcx_store *st, const char *uri,
                                                       const char *client_id, const char *subject,
                                                       int64_t now);
+/* Set or replace the IdMS subject and client_id of service identity uri (for instance a service
+ * added before subjects were recorded, store schema "kms" version 2, which is served to nobody
+ * until it has one). Key sets already issued are unchanged; from now on only a token with the new
+ * subject and client_id may fetch them. Errors: MCX_E_ARG (empty or too long; uri is a user),
+ * MCX_E_NOT_FOUND (unknown identity), MCX_E_STORE. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_service_set(mcx_store *st, const char *uri,
+                                                      const char *client_id, const char *subject);
 
 /* Revoke a user or service at time now (Unix seconds): no key set is issued or returned any more
  * for a period that ends after now. Revoking again keeps the first time.
@@ -230,11 +237,24 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_kms_rollover(const mcx_kms *kms, mcx_store
 
 /* ---- External KMS certificates (certcache) -------------------------------------------------- */
 
-/* Permit an external KMS's certificate (its KmsCertificate XML, stored as given) for the
- * certcache response. Replaces an earlier one of the same KmsUri.
- * Errors: MCX_E_ARG, MCX_E_STORE. */
+/* Permit an external KMS's certificate for the certcache response: cert_xml is its KmsCertificate
+ * element, or the KmsResponse / KmsInit document that KMS serves (mcx kms export-cert --format
+ * xml), stored as given once the codec reads it and its KmsUri is kms_uri. Replaces an earlier
+ * entry of the same KmsUri (and so its revocation: the new certificate is permitted).
+ * Errors: MCX_E_ARG (no KmsUri; not a KmsCertificate; one of another KmsUri), MCX_E_STORE,
+ * MCX_E_NOMEM. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_kms_certcache_put(mcx_store *st, const char *kms_uri,
                                                         const char *cert_xml, int64_t now);
+
+/* Mark the certcache entry of kms_uri revoked at now (Unix seconds): certcache answers keep
+ * listing it, with <Revoked>true</Revoked> (TS 33.180 D.3.2.2), so that clients that hold it
+ * drop it; CacheNum moves to the revocation time. Revoking again keeps the first time.
+ * Errors: MCX_E_NOT_FOUND (no such entry), MCX_E_ARG, MCX_E_STORE. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_certcache_revoke(mcx_store *st, const char *kms_uri,
+                                                           int64_t now);
+
+/* Remove the certcache entry of kms_uri. Errors: MCX_E_NOT_FOUND, MCX_E_ARG, MCX_E_STORE. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_kms_certcache_remove(mcx_store *st, const char *kms_uri);
 
 /* ---- Per-client transport and integrity keys (TS 33.180 D.1) ------------------------------- */
 

@@ -42,6 +42,9 @@ static const mcx_store_migration kms_migrations[] = {
     /* the IdMS subject (token "sub") that may fetch a service identity, with its client_id;
      * NULL for a service added before: served to nobody until added again */
     {3, "ALTER TABLE kms_services ADD COLUMN subject TEXT"},
+    /* an external KMS certificate this domain no longer vouches for: still listed by certcache,
+     * marked Revoked (TS 33.180 D.3.2.2), so that clients that cached it drop it */
+    {4, "ALTER TABLE kms_certcache ADD COLUMN revoked_at BIGINT"},
 };
 
 #define STORAGE_LABEL "mcxsec kms key-set storage v1"
@@ -409,6 +412,37 @@ mcx_status mcx_kms_service_add(mcx_store *st, const char *uri, const char *clien
     return add_identity(st, uri, client_id, subject, now);
 }
 
+mcx_status mcx_kms_service_set(mcx_store *st, const char *uri, const char *client_id,
+                               const char *subject)
+{
+    if (st == NULL || client_id == NULL || subject == NULL)
+        return MCX_FAIL(MCX_E_ARG, "KMS: NULL store, client_id or subject");
+    MCX_GUARD(check_uri(uri));
+    if (client_id[0] == '\0' || strlen(client_id) > URI_MAX)
+        return MCX_FAIL(MCX_E_ARG, "KMS: a client_id must be 1..%d octets", URI_MAX);
+    if (subject[0] == '\0' || strlen(subject) > URI_MAX)
+        return MCX_FAIL(MCX_E_ARG, "KMS: a service's subject must be 1..%d octets", URI_MAX);
+    MCX_GUARD(kms_schema_migrate(st));
+    mcx_stmt *q;
+    MCX_GUARD(mcx_store_prepare(
+        st, "UPDATE kms_services SET client_id = ?, subject = ? WHERE uri = ?", &q));
+    mcx_status s = mcx_stmt_bind_text(q, 1, client_id);
+    if (s == MCX_OK)
+        s = mcx_stmt_bind_text(q, 2, subject);
+    if (s == MCX_OK)
+        s = mcx_stmt_bind_text(q, 3, uri);
+    if (s == MCX_OK)
+        s = mcx_stmt_step(q, NULL);
+    int changed = s == MCX_OK ? mcx_stmt_changes(q) : 0;
+    mcx_stmt_done(q);
+    MCX_GUARD(s);
+    if (changed)
+        return MCX_OK;
+    mcx_kms_identity id;
+    MCX_GUARD(mcx_kms_identity_get(st, uri, &id));
+    return MCX_FAIL(MCX_E_ARG, "KMS: \"%.200s\" is a user, not a service identity", uri);
+}
+
 mcx_status mcx_kms_identity_get(mcx_store *st, const char *uri, mcx_kms_identity *out)
 {
     if (st == NULL || uri == NULL || out == NULL)
@@ -463,15 +497,77 @@ mcx_status mcx_kms_identity_revoke(mcx_store *st, const char *uri, int64_t now)
     return s;
 }
 
+/* ---- external KMS certificates (certcache) ---- */
+
+mcx_status kms_certcache_parse(const char *cert_xml, mcx_kms_certificate *out)
+{
+    size_t n = strlen(cert_xml);
+    if (n > MCX_KMS_XML_MAX_BYTES / 2)
+        return MCX_FAIL(MCX_E_LENGTH, "KMS: certcache entry of %zu octets", n);
+    /* an XML declaration inside the wrapper would be malformed */
+    const char *body = cert_xml;
+    if (strncmp(body, "<?xml", 5) == 0) {
+        const char *e = strstr(body, "?>");
+        if (e != NULL)
+            body = e + 2;
+    }
+    body += strspn(body, " \t\r\n");
+    mcx_kms_response resp;
+    mcx_status st;
+    if (strncmp(body, "<KmsResponse", 12) == 0) {
+        /* what mcx kms export-cert --format xml prints at the other KMS */
+        st = mcx_kms_response_parse((const uint8_t *)body, strlen(body), 0, &resp);
+    } else {
+        /* a bare KmsCertificate: read inside a KmsInit, so that every check of the codec (and
+         * the schema's, through the same parser) applies to it */
+        size_t cap = strlen(body) + 1024;
+        char *doc = malloc(cap);
+        if (doc == NULL)
+            return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
+        int len = snprintf(doc, cap,
+                           "<KmsResponse xmlns=\"" MCX_KMS_XML_NS "\" Version=\"1.0.0\">"
+                           "<UserUri>x</UserUri><KmsUri>x</KmsUri>"
+                           "<Time>1970-01-01T00:00:00Z</Time>"
+                           "<ClientReqUrl>https://localhost/</ClientReqUrl><KmsMessage>"
+                           "<KmsInit Version=\"1.0.0\">%s</KmsInit></KmsMessage></KmsResponse>",
+                           body);
+        st = len > 0 && (size_t)len < cap
+                 ? mcx_kms_response_parse((const uint8_t *)doc, (size_t)len, 0, &resp)
+                 : MCX_FAIL(MCX_E_LENGTH, "KMS: certcache entry too long");
+        free(doc);
+    }
+    MCX_GUARD(st);
+    if (resp.type != MCX_KMS_MSG_INIT || resp.n_certs != 1) {
+        mcx_kms_response_free(&resp);
+        return MCX_FAIL(MCX_E_ENCODING, "KMS: certcache entry is not one KmsCertificate");
+    }
+    *out = resp.certs[0];
+    mcx_kms_response_free(&resp);
+    return MCX_OK;
+}
+
 mcx_status mcx_kms_certcache_put(mcx_store *st, const char *kms_uri, const char *cert_xml,
                                  int64_t now)
 {
     if (st == NULL || kms_uri == NULL || kms_uri[0] == '\0' || cert_xml == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS: certcache entry needs a KmsUri and a certificate");
+    /* only a certificate the codec reads, of the KmsUri it is filed under: an entry that does
+     * not parse would be left out of every certcache answer */
+    mcx_kms_certificate *c = malloc(sizeof *c);
+    if (c == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
+    mcx_status s = kms_certcache_parse(cert_xml, c);
+    if (s == MCX_OK && strcmp(c->kms_uri, kms_uri) != 0)
+        s = MCX_FAIL(MCX_E_ARG, "KMS: the certificate is of KmsUri \"%.200s\", not \"%.200s\"",
+                     c->kms_uri, kms_uri);
+    free(c);
+    if (s == MCX_E_ENCODING || s == MCX_E_LENGTH)
+        return MCX_FAIL(MCX_E_ARG, "KMS: not a KmsCertificate: %s", mcx_last_error());
+    MCX_GUARD(s);
     MCX_GUARD(kms_schema_migrate(st));
     MCX_GUARD(mcx_store_begin(st));
     mcx_stmt *q;
-    mcx_status s = mcx_store_prepare(st, "DELETE FROM kms_certcache WHERE kms_uri = ?", &q);
+    s = mcx_store_prepare(st, "DELETE FROM kms_certcache WHERE kms_uri = ?", &q);
     if (s == MCX_OK) {
         s = mcx_stmt_bind_text(q, 1, kms_uri);
         if (s == MCX_OK)
@@ -496,4 +592,57 @@ mcx_status mcx_kms_certcache_put(mcx_store *st, const char *kms_uri, const char 
     if (s != MCX_OK)
         mcx_store_rollback(st);
     return s;
+}
+
+/* One statement on the certcache row of kms_uri; *changed = rows changed. */
+static mcx_status certcache_exec(mcx_store *st, const char *sql, const char *kms_uri, int64_t now,
+                                 int *changed)
+{
+    mcx_stmt *q;
+    MCX_GUARD(mcx_store_prepare(st, sql, &q));
+    int at = 1;
+    mcx_status s = MCX_OK;
+    if (strchr(sql, '?') != strrchr(sql, '?'))
+        s = mcx_stmt_bind_int(q, at++, now);
+    if (s == MCX_OK)
+        s = mcx_stmt_bind_text(q, at, kms_uri);
+    if (s == MCX_OK)
+        s = mcx_stmt_step(q, NULL);
+    *changed = s == MCX_OK ? mcx_stmt_changes(q) : 0;
+    mcx_stmt_done(q);
+    return s;
+}
+
+mcx_status mcx_kms_certcache_revoke(mcx_store *st, const char *kms_uri, int64_t now)
+{
+    if (st == NULL || kms_uri == NULL || kms_uri[0] == '\0')
+        return MCX_FAIL(MCX_E_ARG, "KMS: certcache revoke needs a KmsUri");
+    MCX_GUARD(kms_schema_migrate(st));
+    int changed = 0;
+    MCX_GUARD(certcache_exec(st,
+                             "UPDATE kms_certcache SET revoked_at = ? WHERE kms_uri = ? AND"
+                             " revoked_at IS NULL",
+                             kms_uri, now, &changed));
+    if (changed)
+        return MCX_OK;
+    /* revoked already (the first time is kept), or not there */
+    MCX_GUARD(certcache_exec(st,
+                             "UPDATE kms_certcache SET revoked_at = revoked_at WHERE kms_uri = ?",
+                             kms_uri, now, &changed));
+    if (!changed)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "KMS: no certcache entry for \"%.200s\"", kms_uri);
+    return MCX_OK;
+}
+
+mcx_status mcx_kms_certcache_remove(mcx_store *st, const char *kms_uri)
+{
+    if (st == NULL || kms_uri == NULL || kms_uri[0] == '\0')
+        return MCX_FAIL(MCX_E_ARG, "KMS: certcache remove needs a KmsUri");
+    MCX_GUARD(kms_schema_migrate(st));
+    int changed = 0;
+    MCX_GUARD(
+        certcache_exec(st, "DELETE FROM kms_certcache WHERE kms_uri = ?", kms_uri, 0, &changed));
+    if (!changed)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "KMS: no certcache entry for \"%.200s\"", kms_uri);
+    return MCX_OK;
 }

@@ -59,4 +59,10 @@ mcx_status kms_lock_identity(mcx_store *st, const char *uri, int active_only, in
 mcx_status kms_log_row(mcx_store *st, const char *uri, uint64_t period_no,
                        const mcx_kms_request_info *info, const char *outcome);
 
+/* An external KMS certificate as stored in kms_certcache: a KmsCertificate element, or a whole
+ * KmsResponse / KmsInit document (mcx kms export-cert --format xml at that KMS), read with the
+ * codec. Errors: those of mcx_kms_response_parse, MCX_E_ENCODING (not one certificate),
+ * MCX_E_LENGTH, MCX_E_NOMEM. */
+mcx_status kms_certcache_parse(const char *cert_xml, mcx_kms_certificate *out);
+
 #endif

@@ -365,47 +365,11 @@ static mcx_status handle_init(kreq *r)
     return respond_xml(r, 200, &resp, NULL);
 }
 
-/* One stored external certificate (its KmsCertificate XML, as given to mcx_kms_certcache_put)
- * read with the codec: it is placed in a KmsInit response so that every check of the codec
- * applies to it. */
-static mcx_status parse_stored_cert(kreq *r, const char *cert_xml, mcx_kms_certificate *out)
-{
-    (void)r;
-    size_t n = strlen(cert_xml);
-    if (n > MCX_KMS_XML_MAX_BYTES / 2)
-        return MCX_FAIL(MCX_E_LENGTH, "certcache entry of %zu octets", n);
-    /* an XML declaration inside the wrapper would be malformed */
-    if (strncmp(cert_xml, "<?xml", 5) == 0) {
-        const char *e = strstr(cert_xml, "?>");
-        if (e != NULL)
-            cert_xml = e + 2;
-    }
-    size_t cap = strlen(cert_xml) + 1024;
-    char *doc = malloc(cap);
-    if (doc == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
-    int len = snprintf(doc, cap,
-                       "<KmsResponse xmlns=\"" MCX_KMS_XML_NS "\" Version=\"1.0.0\">"
-                       "<UserUri>%s</UserUri><KmsUri>%s</KmsUri><Time>1970-01-01T00:00:00Z</Time>"
-                       "<ClientReqUrl>https://localhost/</ClientReqUrl><KmsMessage>"
-                       "<KmsInit Version=\"1.0.0\">%s</KmsInit></KmsMessage></KmsResponse>",
-                       "x", "x", cert_xml);
-    mcx_kms_response resp;
-    mcx_status st = mcx_kms_response_parse((const uint8_t *)doc, (size_t)len, 0, &resp);
-    free(doc);
-    MCX_GUARD(st);
-    if (resp.type != MCX_KMS_MSG_INIT || resp.n_certs != 1) {
-        mcx_kms_response_free(&resp);
-        return MCX_FAIL(MCX_E_ENCODING, "not one KmsCertificate");
-    }
-    *out = resp.certs[0];
-    mcx_kms_response_free(&resp);
-    return MCX_OK;
-}
-
 /* KmsCertCache (TS 33.180 D.3.4): the external KMS certificates this KMS vouches for, from the
- * kms_certcache table; CacheNum is the time of the newest change. An entry the codec cannot read
- * is left out and logged. */
+ * kms_certcache table; one revoked by the admin (mcx kms certcache revoke) is still listed, with
+ * <Revoked>true</Revoked>, so that a client that cached it drops it. CacheNum is the time of the
+ * newest change (an addition or a revocation). An entry the codec cannot read is left out and
+ * logged. */
 static mcx_status handle_certcache(kreq *r)
 {
     mcx_kms_certificate *certs = calloc(MCX_KMS_MAX_CERTS, sizeof *certs);
@@ -415,10 +379,14 @@ static mcx_status handle_certcache(kreq *r)
     int64_t newest = 0;
     mcx_stmt *q = NULL;
     mcx_status st = mcx_store_prepare(
-        r->st, "SELECT kms_uri, cert_xml, added_at FROM kms_certcache ORDER BY kms_uri", &q);
+        r->st, "SELECT kms_uri, cert_xml, added_at, revoked_at FROM kms_certcache ORDER BY kms_uri",
+        &q);
     int row = 0;
     while (st == MCX_OK && (st = mcx_stmt_step(q, &row)) == MCX_OK && row) {
         int64_t at = mcx_stmt_int(q, 2);
+        int revoked = !mcx_stmt_is_null(q, 3);
+        if (revoked && mcx_stmt_int(q, 3) > at)
+            at = mcx_stmt_int(q, 3);
         if (at > newest)
             newest = at;
         if (n == MCX_KMS_MAX_CERTS) {
@@ -427,9 +395,11 @@ static mcx_status handle_certcache(kreq *r)
             break;
         }
         const char *uri = mcx_stmt_text(q, 0), *xml = mcx_stmt_text(q, 1);
-        if (parse_stored_cert(r, xml != NULL ? xml : "", &certs[n]) == MCX_OK)
+        if (kms_certcache_parse(xml != NULL ? xml : "", &certs[n]) == MCX_OK) {
+            if (revoked)
+                certs[n].revoked = MCX_KMS_TRUE;
             n++;
-        else
+        } else
             fprintf(stderr, "mcx-kms: certcache entry %.200s left out: %s\n",
                     uri != NULL ? uri : "?", mcx_last_error());
     }
@@ -508,6 +478,21 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
     if (st != MCX_OK) {
         mcx_secure_free(sets);
         return st;
+    }
+    /* TS 33.180 D.3.3: a key set served to an identity that is revoked (one of a period that
+     * ended before the revocation, or one returned while a revocation landed between the two
+     * issues above) says so, and clients do not keep it (provision.c). Read after the issues, so
+     * that a revocation committed meanwhile is seen. */
+    mcx_kms_identity id;
+    st = mcx_kms_identity_get(r->st, uri, &id);
+    if (st != MCX_OK) {
+        mcx_secure_free(sets);
+        return st;
+    }
+    if (id.revoked) {
+        for (size_t i = 0; i < n; i++)
+            sets[i].revoked = MCX_KMS_TRUE;
+        r->outcome = fresh ? "issued (marked revoked)" : "returned (marked revoked)";
     }
     mcx_kms_response resp;
     response_head(r, &resp);

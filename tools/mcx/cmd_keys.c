@@ -164,6 +164,7 @@ static int run_fetch(cli_ctx *ctx)
     p.ca_file = cli_str(ctx, "cacert");
     p.keystore = ks;
     p.repin = cli_has(ctx, "repin");
+    p.now_ntp = cli_has(ctx, "time") ? cli_u64(ctx, "time") : 0;
     p.id_mode = cli_has(ctx, "id-hex") ? MCX_ID_HEX_STRING : MCX_ID_RAW;
     if (cli_has(ctx, "trk-file")) {
         p.trk = ck;
@@ -341,6 +342,14 @@ static const cli_flag fetch_flags[] = {
      0,
      0,
      "accept a KMS certificate that differs from the pinned one (drops the old key sets)"},
+    {"time",
+     CLI_U64,
+     0,
+     {0, 0},
+     0,
+     0,
+     "NTP seconds to provision for instead of the clock (rollover drills with mcx-kms "
+     "--clock-offset, tests)"},
     {"id-hex",
      CLI_BOOL,
      0,

@@ -298,8 +298,10 @@ static int identity_cmd(cli_ctx *ctx, int what)
             s = mcx_kms_user_add(st, uri, now());
         else if (what == 1)
             s = mcx_kms_identity_revoke(st, uri, now());
-        else
+        else if (what == 2)
             s = mcx_kms_service_add(st, uri, cli_str(ctx, "client-id"), cli_str(ctx, "sub"), now());
+        else
+            s = mcx_kms_service_set(st, uri, cli_str(ctx, "client-id"), cli_str(ctx, "sub"));
     }
     if (s == MCX_E_ARG) {
         rc = cli_usage(ctx, "%s", mcx_last_error());
@@ -307,7 +309,8 @@ static int identity_cmd(cli_ctx *ctx, int what)
         rc = cli_fail(ctx, s, "%s '%s'",
                       what == 0   ? "adding user"
                       : what == 1 ? "revoking"
-                                  : "adding service",
+                      : what == 2 ? "adding service"
+                                  : "setting service",
                       uri);
     } else {
         mcx_kms_identity id;
@@ -341,6 +344,90 @@ static int run_user_revoke(cli_ctx *ctx)
 static int run_service_add(cli_ctx *ctx)
 {
     return identity_cmd(ctx, 2);
+}
+
+static int run_service_set(cli_ctx *ctx)
+{
+    return identity_cmd(ctx, 3);
+}
+
+/* ---- certcache: external KMS certificates (TS 33.180 D.3.4) ---- */
+
+#define CERT_FILE_MAX (64 * 1024)
+
+/* what: 0 add, 1 revoke, 2 remove */
+static int certcache_cmd(cli_ctx *ctx, int what)
+{
+    kms_paths p;
+    mcx_store *st = NULL;
+    int rc = paths_get(ctx, &p);
+    if (rc == CLI_EXIT_OK)
+        rc = open_store(ctx, &p, &st);
+    paths_free(&p);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    const char *uri = cli_str(ctx, "uri");
+    char *xml = NULL;
+    mcx_kms *kms = NULL;
+    mcx_status s = mcx_kms_open(&kms, st, NULL); /* the store must hold a domain */
+    mcx_kms_close(kms);
+    if (s == MCX_OK && what == 0) {
+        const char *path = cli_str(ctx, "file");
+        FILE *f = fopen(path, "rb");
+        xml = f != NULL ? malloc(CERT_FILE_MAX + 1) : NULL;
+        size_t n = xml != NULL ? fread(xml, 1, CERT_FILE_MAX, f) : 0;
+        int big = xml != NULL && !feof(f);
+        if (f != NULL)
+            fclose(f);
+        if (f == NULL || xml == NULL || big || n == 0) {
+            free(xml);
+            mcx_store_close(st);
+            return f == NULL     ? cli_usage(ctx, "--file: cannot read %s", path)
+                   : xml == NULL ? cli_fail(ctx, MCX_E_NOMEM, "out of memory")
+                                 : cli_usage(ctx, "--file: %s is empty or over 64 KiB", path);
+        }
+        xml[n] = '\0';
+        s = mcx_kms_certcache_put(st, uri, xml, now());
+    } else if (s == MCX_OK) {
+        s = what == 1 ? mcx_kms_certcache_revoke(st, uri, now())
+                      : mcx_kms_certcache_remove(st, uri);
+    }
+    free(xml);
+    if (s == MCX_E_ARG) {
+        rc = cli_usage(ctx, "%s", mcx_last_error());
+    } else if (s != MCX_OK) {
+        rc = cli_fail(ctx, s, "%s the certcache entry '%s'",
+                      what == 0   ? "adding"
+                      : what == 1 ? "revoking"
+                                  : "removing",
+                      uri);
+    } else {
+        json_t *o = cli_out_new();
+        if (o != NULL &&
+            (set_str(o, "kms_uri", uri) ||
+             (what == 2 ? cli_out_bool(o, "removed", 1) : cli_out_bool(o, "revoked", what == 1)))) {
+            json_decref(o);
+            o = NULL;
+        }
+        rc = cli_emit(ctx, o);
+    }
+    mcx_store_close(st);
+    return rc;
+}
+
+static int run_certcache_add(cli_ctx *ctx)
+{
+    return certcache_cmd(ctx, 0);
+}
+
+static int run_certcache_revoke(cli_ctx *ctx)
+{
+    return certcache_cmd(ctx, 1);
+}
+
+static int run_certcache_remove(cli_ctx *ctx)
+{
+    return certcache_cmd(ctx, 2);
 }
 
 /* ---- export-cert ---- */
@@ -623,6 +710,27 @@ static const cli_flag service_flags[] = {
     F_CONFIG,
 };
 
+#define F_EXT_URI                                                                                  \
+    {                                                                                              \
+        "uri", CLI_STR, CLI_REQUIRED, {0, 0}, 1, 255,                                              \
+            "the external KMS's KmsUri, e.g. kms.fire.example"                                     \
+    }
+
+static const cli_flag certcache_add_flags[] = {
+    F_EXT_URI,
+    {"file",
+     CLI_STR,
+     CLI_REQUIRED,
+     {0, 0},
+     1,
+     PATH_MAX_,
+     "its KmsCertificate XML, or the document its mcx kms export-cert --format xml prints"},
+    F_STORE,
+    F_CONFIG,
+};
+
+static const cli_flag certcache_flags[] = {F_EXT_URI, F_STORE, F_CONFIG};
+
 static const cli_flag export_flags[] = {
     {"format", CLI_STR, 0, {0, 0}, 0, 8, "json (default) or xml (a KmsResponse with KmsInit)"},
     {"user-uri", CLI_STR, 0, {0, 0}, 1, 255, "xml: the response's UserUri (default the KmsUri)"},
@@ -703,6 +811,29 @@ static const cli_command kms_commands[] = {
      "--client-id.",
      "{\"uri\", \"kind\": \"service\", \"revoked\": false, \"client_id\", \"sub\"}", service_flags,
      COUNT(service_flags), run_service_add, 0},
+    {"service set", "set or replace the account and OAuth client that may fetch a service",
+     "Set the IdMS subject (--sub) and OAuth client (--client-id) of an existing service "
+     "identity, replacing the recorded ones: a service added before subjects were recorded is "
+     "served to nobody until it has one. Key sets already issued stay.",
+     "{\"uri\", \"kind\": \"service\", \"revoked\", \"client_id\", \"sub\"}", service_flags,
+     COUNT(service_flags), run_service_set, 0},
+    {"certcache add", "permit an external KMS's certificate in certcache answers",
+     "Record the certificate of an external KMS (--file: its KmsCertificate, or the KmsResponse "
+     "that its mcx kms export-cert --format xml prints) under its KmsUri (--uri, which must be "
+     "the certificate's), replacing an earlier entry and its revocation. The daemon lists it in "
+     "every certcache answer (TS 33.180 D.3.4).",
+     "{\"kms_uri\", \"revoked\": false}", certcache_add_flags, COUNT(certcache_add_flags),
+     run_certcache_add, 0},
+    {"certcache revoke", "mark an external KMS's certificate revoked in certcache answers",
+     "Mark the certcache entry of --uri revoked now: certcache answers still list it, with "
+     "<Revoked>true</Revoked>, so that clients drop it; CacheNum changes. Revoking again keeps "
+     "the first time; certcache add with a new certificate replaces the entry.",
+     "{\"kms_uri\", \"revoked\": true}", certcache_flags, COUNT(certcache_flags),
+     run_certcache_revoke, 0},
+    {"certcache remove", "stop listing an external KMS's certificate",
+     "Delete the certcache entry of --uri (clients that cached it are not told: prefer revoke).",
+     "{\"kms_uri\", \"removed\": true}", certcache_flags, COUNT(certcache_flags),
+     run_certcache_remove, 0},
     {"export-cert", "print the KMS certificate (TS 33.180 D.3.2.2)",
      "Print the KmsCertificate: as JSON, or with --format xml as the KmsResponse/KmsInit document "
      "the KMS serves. Needs only the store.",

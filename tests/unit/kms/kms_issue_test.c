@@ -365,10 +365,67 @@ static void test_issue(void)
     mcx_stmt_done(q);
     CHECK_ST(mcx_kms_issue(kms, st, alice, p - 1, &info, b, NULL), MCX_E_TAG_INVALID);
 
-    /* certcache */
-    CHECK_OK(mcx_kms_certcache_put(st, "kms.fire.example", "<KmsCertificate/>", 1));
-    CHECK_OK(mcx_kms_certcache_put(st, "kms.fire.example", "<KmsCertificate2/>", 2));
+    /* certcache: only a certificate the codec reads, under its own KmsUri */
+    CHECK_ST(mcx_kms_certcache_put(st, "kms.fire.example", "<KmsCertificate/>", 1), MCX_E_ARG);
+    CHECK_ST(mcx_kms_certcache_put(st, "kms.fire.example", "not xml", 1), MCX_E_ARG);
+    {
+        mcx_kms_certificate c;
+        mcx_kms_certificate_get(kms, &c);
+        snprintf(c.kms_uri, sizeof c.kms_uri, "kms.fire.example");
+        mcx_kms_response r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.user_uri, sizeof r.user_uri, "kms.fire.example");
+        snprintf(r.kms_uri, sizeof r.kms_uri, "kms.fire.example");
+        snprintf(r.client_req_url, sizeof r.client_req_url, "https://kms.fire.example/");
+        r.time = 1700000000;
+        r.type = MCX_KMS_MSG_INIT;
+        r.certs = &c;
+        r.n_certs = 1;
+        char *xml = NULL;
+        size_t len = 0;
+        CHECK_OK(mcx_kms_response_write(&r, &xml, &len));
+        CHECK_ST(mcx_kms_certcache_put(st, "kms.other.example", xml, 1), MCX_E_ARG);
+        CHECK(strstr(mcx_last_error(), "kms.fire.example") != NULL);
+        CHECK_OK(mcx_kms_certcache_put(st, "kms.fire.example", xml, 1));
+        CHECK_OK(mcx_kms_certcache_put(st, "kms.fire.example", xml, 2)); /* replaces */
+        /* the bare KmsCertificate element is accepted too */
+        const char *el = strstr(xml, "<KmsCertificate");
+        const char *end = strstr(xml, "</KmsCertificate>");
+        CHECK(el != NULL && end != NULL);
+        if (el != NULL && end != NULL) {
+            char bare[8192];
+            int n = snprintf(bare, sizeof bare, "%.*s", (int)(end + 17 - el), el);
+            CHECK(n > 0 && (size_t)n < sizeof bare);
+            CHECK_OK(mcx_kms_certcache_put(st, "kms.fire.example", bare, 3));
+        }
+        mcx_kms_xml_free(xml);
+    }
     CHECK(count(st, "SELECT COUNT(*) FROM kms_certcache") == 1);
+    /* revocation: the first time is kept; unknown entries are named */
+    CHECK(count(st, "SELECT COUNT(*) FROM kms_certcache WHERE revoked_at IS NULL") == 1);
+    CHECK_OK(mcx_kms_certcache_revoke(st, "kms.fire.example", 10));
+    CHECK_OK(mcx_kms_certcache_revoke(st, "kms.fire.example", 20));
+    CHECK(count(st, "SELECT revoked_at FROM kms_certcache") == 10);
+    CHECK_ST(mcx_kms_certcache_revoke(st, "kms.none.example", 10), MCX_E_NOT_FOUND);
+    CHECK_ST(mcx_kms_certcache_revoke(st, "", 10), MCX_E_ARG);
+    CHECK_OK(mcx_kms_certcache_remove(st, "kms.fire.example"));
+    CHECK_ST(mcx_kms_certcache_remove(st, "kms.fire.example"), MCX_E_NOT_FOUND);
+    CHECK(count(st, "SELECT COUNT(*) FROM kms_certcache") == 0);
+
+    /* a service without a subject (added before schema version 3) gets one with service_set */
+    CHECK_OK(mcx_store_exec(st, "UPDATE kms_services SET subject = NULL"));
+    CHECK_OK(mcx_kms_identity_get(st, grp, &id));
+    CHECK(id.subject[0] == '\0');
+    CHECK_OK(mcx_kms_service_set(st, grp, "mcx-gms2", "gms-svc2"));
+    CHECK_OK(mcx_kms_identity_get(st, grp, &id));
+    CHECK(strcmp(id.subject, "gms-svc2") == 0 && strcmp(id.client_id, "mcx-gms2") == 0);
+    CHECK_ST(mcx_kms_service_set(st, alice, "mcx-gms", "gms-svc"), MCX_E_ARG);
+    CHECK(strstr(mcx_last_error(), "is a user") != NULL);
+    CHECK_ST(mcx_kms_service_set(st, "sip:nobody@x", "mcx-gms", "gms-svc"), MCX_E_NOT_FOUND);
+    CHECK_ST(mcx_kms_service_set(st, grp, "", "gms-svc"), MCX_E_ARG);
+    CHECK_ST(mcx_kms_service_set(st, grp, "mcx-gms", ""), MCX_E_ARG);
+    CHECK_OK(mcx_kms_identity_get(st, grp, &id));
+    CHECK(strcmp(id.subject, "gms-svc2") == 0); /* unchanged by the refusals */
 
     /* secrets never appear in the SQLite file (nor its WAL): KSAK, z, an SSK, an RSK */
     if (g_backend == BACKEND_SQLITE) {
