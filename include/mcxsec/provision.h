@@ -80,6 +80,36 @@ typedef struct mcx_provision_result {
 MCX_API MCX_MUST_CHECK mcx_status mcx_client_provision(const mcx_provision_params *p,
                                                        mcx_provision_result *res);
 
+/* ---- certcache: the external KMS certificates the domain's KMS vouches for (TS 33.180 D.3.4) --
+ */
+
+/* One certificate of a KmsCertCache and the client's verdict on it. */
+typedef struct mcx_certcache_entry {
+    mcx_kms_certificate cert;
+    mcx_status verdict; /* MCX_OK: usable; else why it is refused (reason) */
+    char reason[160];
+} mcx_certcache_entry;
+
+typedef struct mcx_certcache_result {
+    char kms_uri[MCX_KMS_TEXT_MAX]; /* the answering (pinned) KMS */
+    uint64_t cache_num;             /* CacheNum, 0 when absent */
+    size_t n, n_usable;
+    mcx_certcache_entry entries[MCX_KMS_MAX_CERTS];
+} mcx_certcache_result;
+
+/* POST <kms_url>/keymanagement/identity/v1/certcache (same parameters as mcx_client_provision;
+ * keystore, trk, ink, now_ntp and id_mode are used, repin and no_save are not, nothing is saved)
+ * and judge each certificate. The KMS must be the one pinned for kms_url (run
+ * mcx_client_provision first): its answer names the KmsUri bound to the URL's origin, else
+ * MCX_E_DENIED; without a binding MCX_E_NOT_FOUND. A certificate is refused (verdict not MCX_OK,
+ * the reason says why) when it is marked Revoked (MCX_E_DENIED: the KMS no longer vouches for
+ * it), outside its validity, of a user ID format other than 2, without KmsUri or period, or names
+ * the domain's own KmsUri (another certificate for the pinned KMS: MCX_E_DENIED).
+ * Errors: as mcx_client_provision's exchanges, MCX_E_NOT_FOUND, MCX_E_ENCODING (not a
+ * KmsCertCache). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_client_certcache(const mcx_provision_params *p,
+                                                       mcx_certcache_result *res);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,6 +20,7 @@
 #define URL_MAX         2048
 #define INIT_PATH       "/keymanagement/identity/v1/init"
 #define KEYPROV_PATH    "/keymanagement/identity/v1/keyprov/"
+#define CERTCACHE_PATH  "/keymanagement/identity/v1/certcache"
 
 static uint64_t now_us(void)
 {
@@ -385,4 +386,74 @@ out:
     mcx_secure_free(sets);
     free(cert);
     return st;
+}
+
+mcx_status mcx_client_certcache(const mcx_provision_params *p, mcx_certcache_result *res)
+{
+    if (p == NULL || res == NULL || p->kms_url == NULL || p->user_uri == NULL ||
+        p->user_uri[0] == '\0' || p->access_token == NULL || p->keystore == NULL)
+        return MCX_FAIL(MCX_E_ARG, "certcache: KMS URL, user, access token and keystore needed");
+    memset(res, 0, sizeof *res);
+    if (strncasecmp(p->kms_url, "https://", 8) != 0)
+        return MCX_FAIL(MCX_E_ARG, "certcache: the KMS URL must be https://");
+    size_t ul = strlen(p->kms_url);
+    if (ul > 512 || strlen(p->user_uri) >= MCX_KMS_TEXT_MAX)
+        return MCX_FAIL(MCX_E_ARG, "certcache: KMS URL or user URI too long");
+    if ((p->trk != NULL && p->trk_len != MCX_KMS_TRK_BYTES) ||
+        (p->ink != NULL && p->ink_len != MCX_KMS_INK_BYTES))
+        return MCX_FAIL(MCX_E_ARG, "certcache: TrK and InK must be %d octets each",
+                        MCX_KMS_TRK_BYTES);
+    if (ul > 8 && p->kms_url[ul - 1] == '/')
+        ul--;
+    /* Only the KMS pinned for this URL may vouch for other KMSs: its certificate was checked
+     * by a provisioning, and its answer must name the same KmsUri. */
+    char origin[MCX_KEYSTORE_ORIGIN_MAX], bound[MCX_KMS_TEXT_MAX];
+    MCX_GUARD(mcx_keystore_origin(p->kms_url, origin, sizeof origin));
+    if (mcx_keystore_get_binding(p->keystore, origin, bound, sizeof bound) != MCX_OK) {
+        char where[MCX_SHOWN_MAX];
+        mcx_printable(origin, where, sizeof where);
+        return MCX_FAIL(MCX_E_NOT_FOUND,
+                        "certcache: no KMS is pinned for %s (fetch keys from it first)", where);
+    }
+    uint64_t ntp = p->now_ntp != 0 ? p->now_ntp : mcx_ntp_now();
+    time_t unix_now = (time_t)(ntp - NTP_UNIX_OFFSET);
+    char url[URL_MAX];
+    snprintf(url, sizeof url, "%.*s%s", (int)ul, p->kms_url, CERTCACHE_PATH);
+    mcx_kms_http_session *session = mcx_kms_http_session_new();
+    if (session == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "certcache: no HTTP session (out of memory or libcurl)");
+    mcx_kms_response r;
+    mcx_status st = exchange(p, session, url, bound, unix_now, &r);
+    mcx_kms_http_session_free(session);
+    MCX_GUARD(st);
+    if (r.type != MCX_KMS_MSG_CERTCACHE) {
+        mcx_kms_response_free(&r);
+        return MCX_FAIL(MCX_E_ENCODING, "KMS certcache: the answer is not a KmsCertCache");
+    }
+    if (strcmp(r.kms_uri, bound) != 0) {
+        char named[MCX_SHOWN_MAX], was[MCX_SHOWN_MAX];
+        mcx_printable(r.kms_uri, named, sizeof named);
+        mcx_printable(bound, was, sizeof was);
+        mcx_kms_response_free(&r);
+        return MCX_FAIL(MCX_E_DENIED, "KMS certcache: the answer is from %s, pinned %s", named,
+                        was);
+    }
+    snprintf(res->kms_uri, sizeof res->kms_uri, "%s", bound);
+    res->cache_num = r.has_cache_num ? r.cache_num : 0;
+    for (size_t i = 0; i < r.n_certs && res->n < MCX_KMS_MAX_CERTS; i++) {
+        mcx_certcache_entry *e = &res->entries[res->n++];
+        e->cert = r.certs[i];
+        /* TS 33.180 D.3.2.2: Revoked, validity, format (check_cert), then not a second
+         * certificate for the domain's own KMS */
+        e->verdict = check_cert(&e->cert, unix_now);
+        if (e->verdict == MCX_OK && strcmp(e->cert.kms_uri, bound) == 0)
+            e->verdict = MCX_FAIL(MCX_E_DENIED, "KMS certificate: names the pinned KMS itself");
+        if (e->verdict != MCX_OK)
+            copy_reason(e->reason, sizeof e->reason);
+        else
+            res->n_usable++;
+    }
+    mcx_kms_response_free(&r);
+    mcx_clear_error();
+    return MCX_OK;
 }

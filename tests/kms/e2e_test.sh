@@ -10,6 +10,8 @@
 KMSD=${3:?usage: $0 MCX IDMS KMS TESTS_DIR BACKEND}
 . "$4/../idms/idms_lib.sh"
 idms_test_init "$1" "$2" "$4/../idms" "$5"
+# kms_valid and $KTOOL (this script defines its own setup, kreq and post below)
+. "$4/kms_lib.sh"
 
 # ---- the IdMS: users alice (sip:alice@fire.example) and bob, client mcx-cli --------------------
 idms_domain fire || { finish; exit 1; }
@@ -143,12 +145,60 @@ expect_in "certcache: KmsCertCache" "$tmp/cc0" "KmsCertCache"
 sed -n '/<KmsCertificate/,/<\/KmsCertificate>/p' "$tmp/own.xml" |
     sed 's/kms\.fire\.example/kms.other.example/g; s/<KmsCertificate /<KmsCertificate xmlns="urn:3gpp:ns:mcsecKMSInterface:1.0" xmlns:xsi="http:\/\/www.w3.org\/2001\/XMLSchema-instance" /' \
     >"$tmp/ext.xml"
-ext=$(sed "s/'/''/g" "$tmp/ext.xml")
-kms_sql "INSERT INTO kms_certcache (kms_uri, cert_xml, added_at) VALUES \
-('kms.other.example', '$ext', 1700000000)" >/dev/null
+# mcx kms certcache add: the certificate must parse and be of the KmsUri it is filed under
+echo '<KmsCertificate/>' >"$tmp/junk.xml"
+"$MCX" kms certcache add --config "$tmp/kms.json" --uri kms.other.example --file "$tmp/junk.xml" \
+    >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache add: not a certificate" $? 2
+"$MCX" kms certcache add --config "$tmp/kms.json" --uri kms.third.example --file "$tmp/ext.xml" \
+    >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache add: another KmsUri" $? 2
+expect_in "certcache add: another KmsUri: reason" "$tmp/err" "kms.other.example"
+"$MCX" kms certcache add --config "$tmp/kms.json" --uri kms.other.example --file "$tmp/ext.xml" \
+    >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache add" $? 0 "$tmp/err"
 expect_eq "certcache (one)" \
     "$(post cc1 "$alice_at" "$KMS_URL/keymanagement/identity/v1/certcache" alice.xml)" 200
 expect_in "certcache: external certificate" "$tmp/cc1" "kms.other.example"
+expect_not_in "certcache: not revoked" "$tmp/cc1" "<Revoked>true"
+kms_valid cc1 >/dev/null 2>"$tmp/err"
+expect_rc "certcache answer schema-valid" $? 0 "$tmp/err"
+# a whole KmsResponse/KmsInit (what export-cert --format xml prints at the other KMS) is accepted
+sed 's/kms\.fire\.example/kms.third.example/g' "$tmp/own.xml" >"$tmp/third.xml"
+"$MCX" kms certcache add --config "$tmp/kms.json" --uri kms.third.example \
+    --file "$tmp/third.xml" >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache add (export-cert document)" $? 0 "$tmp/err"
+cn1=$(sed -n 's/.*CacheNum="\([0-9]*\)".*/\1/p' "$tmp/cc1")
+sleep 1
+# revoked: still listed, marked Revoked (TS 33.180 D.3.2.2), CacheNum moves
+"$MCX" kms certcache revoke --config "$tmp/kms.json" --uri kms.other.example \
+    >"$tmp/ccr.json" 2>"$tmp/err"
+expect_rc "certcache revoke" $? 0 "$tmp/err"
+expect_eq "certcache revoke: output" "$($TOOL get "$tmp/ccr.json" revoked)" true
+"$MCX" kms certcache revoke --config "$tmp/kms.json" --uri kms.none.example \
+    >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache revoke: unknown" $? 1
+expect_eq "certcache (revoked)" \
+    "$(post cc2 "$alice_at" "$KMS_URL/keymanagement/identity/v1/certcache" alice.xml)" 200
+kms_valid cc2 >/dev/null 2>"$tmp/err"
+expect_rc "certcache (revoked) schema-valid" $? 0 "$tmp/err"
+expect_eq "certcache: revoked entries" "$($KTOOL revoked "$tmp/cc2")" "kms.other.example true
+kms.third.example false"
+cn2=$(sed -n 's/.*CacheNum="\([0-9]*\)".*/\1/p' "$tmp/cc2")
+[ -n "$cn1" ] && [ -n "$cn2" ] && [ "$cn2" -gt "$cn1" ] ||
+    fail "certcache: CacheNum did not move on revocation ($cn1 -> $cn2)"
+checks=$((checks + 1))
+# the client refuses the revoked certificate and keeps the other
+"$MCX" keys certcache --kms "$KMS_URL" --cacert "$tmp/cert.pem" >"$tmp/kcc.json" 2>"$tmp/err"
+expect_rc "mcx keys certcache" $? 0 "$tmp/err"
+expect_eq "client: accepted" "$($TOOL get "$tmp/kcc.json" certificates.0.kms_uri)" \
+    kms.third.example
+expect_eq "client: one accepted" "$($TOOL get "$tmp/kcc.json" certificates.1 || echo none)" none
+expect_eq "client: refused" "$($TOOL get "$tmp/kcc.json" refused.0.kms_uri)" kms.other.example
+expect_in "client: refused reason" "$tmp/kcc.json" "revoked"
+"$MCX" kms certcache remove --config "$tmp/kms.json" --uri kms.third.example \
+    >"$tmp/out" 2>"$tmp/err"
+expect_rc "certcache remove" $? 0 "$tmp/err"
 
 count_all() { kms_sql "SELECT COUNT(*) FROM kms_key_sets"; }
 before=$(count_all)

@@ -96,6 +96,13 @@ post() {
         --data-binary "@$tmp/$_f" "$@" "$_u"
 }
 
+# kms_valid FILE: exit 0 when $tmp/FILE is valid against schemas/mcsecKMSInterface.xsd (xmllint,
+# an independent validator; 0 without xmllint)
+kms_valid() {
+    command -v xmllint >/dev/null 2>&1 || return 0
+    xmllint --noout --schema "$(dirname "$0")/../../schemas/mcsecKMSInterface.xsd" "$tmp/$1"
+}
+
 # periods OUT PERIOD: the key period numbers of the key sets in $tmp/OUT, space-separated
 periods() {
     $KTOOL keysets "$tmp/$1" | while read -r _vf _rest; do

@@ -4,6 +4,8 @@
   kms_tool.py keysets FILE   -> one line per KmsKeySet of a KmsResponse (TS 33.180 D.3.3):
                                 "VALIDFROM-UNIX USERID SSK RSK PVT" (the key fields' text, no
                                 blanks); exit 1 when FILE is not a KmsResponse with a KmsKeyProv
+  kms_tool.py revoked FILE   -> one line per KmsCertificate of a KmsResponse: "KMSURI true|false"
+                                (its Revoked element; false when absent)
   kms_tool.py unix DATETIME  -> an xs:dateTime ("2025-01-01T00:00:00Z") as Unix seconds
 """
 import calendar
@@ -41,9 +43,23 @@ def keysets(path):
     return 0
 
 
+def revoked(path):
+    root = ET.parse(path).getroot()
+    if root.tag != NS + "KmsResponse":
+        return 1
+    for c in root.iter(NS + "KmsCertificate"):
+        uri = c.find(NS + "KmsUri")
+        rv = c.find(NS + "Revoked")
+        print(uri.text if uri is not None else "-",
+              (rv.text or "").strip() if rv is not None else "false")
+    return 0
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "keysets":
         return keysets(argv[2])
+    if len(argv) == 3 and argv[1] == "revoked":
+        return revoked(argv[2])
     if len(argv) == 3 and argv[1] == "unix":
         print(unix(argv[2]))
         return 0

@@ -77,6 +77,27 @@ expect_not_in "A: bob's service: no key set" "$tmp/s1" "UserDecryptKey"
 expect_eq "A: alice's service of another client" "$(post s2 "$alice_at" "$KP" svc-o.xml)" 403
 expect_eq "A: alice's service" "$(post s3 "$alice_at" "$KP" svc-a.xml)" 200
 expect_eq "A: alice's service periods" "$(periods s3 $PER)" "$P $((P + 1))"
+# a service added before subjects were recorded (store schema kms v2: subject NULL) is served to
+# nobody; mcx kms service set gives it its account and client, and it is served again
+kms_sql "UPDATE kms_services SET subject = NULL WHERE uri = 'sip:svc-a@fire.example'" >/dev/null
+expect_eq "A: service without a subject" "$(post s4 "$alice_at" "$KP" svc-a.xml)" 403
+expect_not_in "A: service without a subject: no key set" "$tmp/s4" "UserDecryptKey"
+"$MCX" kms service set --config "$tmp/kms.json" --uri sip:svc-a@fire.example \
+    --client-id mcx-cli --sub alice >"$tmp/sset.json" 2>"$tmp/err"
+expect_rc "A: kms service set" $? 0 "$tmp/err"
+expect_eq "A: service set: sub" "$($TOOL get "$tmp/sset.json" sub)" alice
+expect_eq "A: service after service set" "$(post s5 "$alice_at" "$KP" svc-a.xml)" 200
+expect_eq "A: service set: same key sets" "$($KTOOL keysets "$tmp/s5")" "$($KTOOL keysets "$tmp/s3")"
+"$MCX" kms service set --config "$tmp/kms.json" --uri sip:svc-a@fire.example \
+    --client-id mcx-cli --sub bob >"$tmp/sset.json" 2>"$tmp/err"
+expect_rc "A: kms service set to bob" $? 0 "$tmp/err"
+expect_eq "A: service moved to bob: alice refused" "$(post s6 "$alice_at" "$KP" svc-a.xml)" 403
+# the client, on the KMS's (shifted) clock: P and P+1 kept, none marked revoked
+"$MCX" keys fetch --kms "$KMS_URL" --cacert "$tmp/cert.pem" --time $((TA + NTP)) \
+    --keystore "$tmp/ks-a.bin" >"$tmp/fa.json" 2>"$tmp/err"
+expect_rc "A: mcx keys fetch --time" $? 0 "$tmp/err"
+expect_eq "A: fetched periods" "$($TOOL get "$tmp/fa.json" periods)" "[$P, $((P + 1))]"
+expect_not_in "A: keyprov not marked revoked" "$tmp/a1" "<Revoked>true"
 # the token is checked against the real clock: still accepted although the KMS clock moved
 expect_in "A: log status" "$tmp/kms.log" "status=200"
 kms_stop
@@ -114,6 +135,15 @@ TC=$(($(start $R) - 60))
 kms_start --clock-offset "$(offset_to $TC)" || { finish; exit 1; }
 expect_eq "C: keyprov near the end of R-1" "$(post c1 "$alice_at" "$KP" alice.xml)" 200
 expect_eq "C: R-1 alone" "$(periods c1 $PER)" "$((R - 1))"
+# TS 33.180 D.3.3: the key set served to a revoked identity says so ...
+expect_in "C: R-1 marked revoked" "$tmp/c1" "<Revoked>true</Revoked>"
+expect_in "C: log outcome" "$tmp/kms.log" "(marked revoked)"
+# ... and the client keeps nothing: its current period's only key set is revoked
+"$MCX" keys fetch --kms "$KMS_URL" --cacert "$tmp/cert.pem" --time $((TC + NTP)) \
+    --keystore "$tmp/ks-c.bin" >"$tmp/fc.json" 2>"$tmp/err"
+expect_rc "C: mcx keys fetch of a revoked user" $? 1 "$tmp/err"
+expect_in "C: fetch refused: no current key set" "$tmp/err" "no key set for the current period"
+[ -e "$tmp/ks-c.bin" ] && fail "C: a keystore was written for a revoked user"
 expect_eq "C: keyprov in R" \
     "$(post c2 "$alice_at" "$KP/$ALICE_P/$(ntp_hex_at $((TC + 120)))" alice.xml)" 403
 expect_in "C: revoked" "$tmp/c2" "revoked"
@@ -124,7 +154,7 @@ expect_eq "D: keyprov in R+1 (stored before the revocation)" \
 expect_not_in "D: no key set" "$tmp/d1" "UserDecryptKey"
 kms_stop
 expect_eq "refusals audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
-identity = 'sip:alice@fire.example' AND outcome = 'refused: revoked'")" 3
+identity = 'sip:alice@fire.example' AND outcome = 'refused: revoked'")" 4
 expect_eq "time refusals audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \
 identity = 'sip:alice@fire.example' AND outcome = 'refused: time'")" 3
 expect_eq "other user's URI audited" "$(kms_sql "SELECT COUNT(*) FROM kms_issue_log WHERE \

@@ -114,7 +114,10 @@ static int read_client_key(cli_ctx *ctx, const char *flag, uint8_t key[CLIENT_KE
     return CLI_EXIT_OK;
 }
 
-static int run_fetch(cli_ctx *ctx)
+static int certcache_emit(cli_ctx *ctx, const char *user, const mcx_certcache_result *res);
+
+/* fetch (certcache 0) or certcache (1): the token, the TrK / InK, the keystore, the exchange. */
+static int run_kms(cli_ctx *ctx, int certcache)
 {
     char tpath[PATH_MAX_], kpath[PATH_MAX_];
     mcx_status s = mcx_tokens_path(cli_str(ctx, "label"), tpath, sizeof tpath);
@@ -163,9 +166,9 @@ static int run_fetch(cli_ctx *ctx)
     p.access_token = t.access_token;
     p.ca_file = cli_str(ctx, "cacert");
     p.keystore = ks;
-    p.repin = cli_has(ctx, "repin");
+    p.repin = !certcache && cli_has(ctx, "repin");
     p.now_ntp = cli_has(ctx, "time") ? cli_u64(ctx, "time") : 0;
-    p.id_mode = cli_has(ctx, "id-hex") ? MCX_ID_HEX_STRING : MCX_ID_RAW;
+    p.id_mode = !certcache && cli_has(ctx, "id-hex") ? MCX_ID_HEX_STRING : MCX_ID_RAW;
     if (cli_has(ctx, "trk-file")) {
         p.trk = ck;
         p.trk_len = CLIENT_KEY_BYTES;
@@ -173,6 +176,22 @@ static int run_fetch(cli_ctx *ctx)
     if (cli_has(ctx, "ink-file")) {
         p.ink = ck + CLIENT_KEY_BYTES;
         p.ink_len = CLIENT_KEY_BYTES;
+    }
+    if (certcache) {
+        mcx_certcache_result *cres = malloc(sizeof *cres);
+        s = cres != NULL ? mcx_client_certcache(&p, cres) : MCX_E_NOMEM;
+        mcx_secure_free(ck);
+        mcx_tokens_clear(&t);
+        mcx_keystore_free(ks);
+        if (s == MCX_E_ARG)
+            rc = cli_usage(ctx, "%s", mcx_last_error());
+        else if (s != MCX_OK)
+            rc = cli_fail(ctx, s, "certcache");
+        else
+            rc = certcache_emit(ctx, user, cres);
+        free(cres);
+        free(user);
+        return rc;
     }
     mcx_provision_result res;
     s = mcx_client_provision(&p, &res);
@@ -218,6 +237,16 @@ static int run_fetch(cli_ctx *ctx)
     return cli_emit(ctx, o);
 }
 
+static int run_fetch(cli_ctx *ctx)
+{
+    return run_kms(ctx, 0);
+}
+
+static int run_certcache(cli_ctx *ctx)
+{
+    return run_kms(ctx, 1);
+}
+
 /* ---- mcx keys show ---- */
 
 static json_t *cert_json(const mcx_kms_certificate *c, mcx_id_mode mode, const uint8_t *fp)
@@ -240,6 +269,37 @@ static json_t *cert_json(const mcx_kms_certificate *c, mcx_id_mode mode, const u
         return NULL;
     }
     return o;
+}
+
+/* The certificates a certcache answer offers: the usable ones, and the refused ones with why. */
+static int certcache_emit(cli_ctx *ctx, const char *user, const mcx_certcache_result *res)
+{
+    json_t *o = cli_out_new();
+    json_t *ok = json_array(), *refused = json_array();
+    int bad = o == NULL || ok == NULL || refused == NULL;
+    for (size_t i = 0; !bad && i < res->n; i++) {
+        const mcx_certcache_entry *e = &res->entries[i];
+        uint8_t fp[MCX_KEYSTORE_FP_BYTES];
+        mcx_keystore_cert_fingerprint(&e->cert, MCX_ID_RAW, fp);
+        json_t *cj = cert_json(&e->cert, MCX_ID_RAW, fp);
+        bad |= cj == NULL;
+        if (!bad && e->verdict != MCX_OK)
+            bad |= put_str(cj, "reason", e->reason) ||
+                   put_str(cj, "status", mcx_status_name(e->verdict));
+        bad |= cj == NULL || json_array_append_new(e->verdict == MCX_OK ? ok : refused, cj) != 0;
+    }
+    if (!bad)
+        bad |= put_str(o, "user", user) || put_str(o, "kms_uri", res->kms_uri) ||
+               put_int(o, "cache_num", (int64_t)res->cache_num) ||
+               json_object_set(o, "certificates", ok) != 0 ||
+               json_object_set(o, "refused", refused) != 0;
+    json_decref(ok);
+    json_decref(refused);
+    if (bad) {
+        json_decref(o);
+        o = NULL;
+    }
+    return cli_emit(ctx, o);
 }
 
 static int run_show(cli_ctx *ctx)
@@ -375,6 +435,24 @@ static const cli_flag fetch_flags[] = {
      "SignedKmsResponse whose HMAC-SHA-256 signature verifies, else nothing is kept"},
 };
 
+static const cli_flag certcache_flags[] = {
+    {"kms", CLI_STR, CLI_REQUIRED, {0, 0}, 0, 512, "the KMS, e.g. https://kms.police.example:8443"},
+    {"user", CLI_STR, 0, {0, 0}, 0, 255, "the MC service ID (default: the token's mcptt_id)"},
+    {"cacert",
+     CLI_STR,
+     0,
+     {0, 0},
+     0,
+     PATH_MAX_,
+     "PEM trust anchors for the KMS's TLS certificate (default: the system's)"},
+    F_KEYSTORE,
+    F_PASSFILE,
+    {"label", CLI_STR, 0, {0, 0}, 0, 128, "the token file tokens-LABEL.json"},
+    {"time", CLI_U64, 0, {0, 0}, 0, 0, "NTP seconds to judge validity at (default: the clock)"},
+    {"trk-file", CLI_STR, 0, {0, 0}, 0, PATH_MAX_, "the transport key TrK (as for fetch)"},
+    {"ink-file", CLI_STR, 0, {0, 0}, 0, PATH_MAX_, "the integrity key InK (as for fetch)"},
+};
+
 static const cli_flag show_flags[] = {F_KEYSTORE, F_PASSFILE};
 
 static const cli_command keys_commands[] = {
@@ -390,6 +468,14 @@ static const cli_command keys_commands[] = {
      "\"periods\": [..], \"skipped\", \"keystore\", \"sealed\", \"timing_us\": {\"init\", "
      "\"keyprov\", \"validate\", \"total\", \"save\"}}",
      fetch_flags, COUNT(fetch_flags), run_fetch, 0},
+    {"certcache", "the external KMS certificates the pinned KMS vouches for, and the verdicts",
+     "Ask the KMS pinned for --kms (mcx keys fetch first) for its certcache (TS 33.180 D.3.4) and "
+     "judge each external KMS certificate: one marked Revoked, outside its validity, of another "
+     "user ID format, or naming the pinned KMS itself is refused, with the reason. Nothing is "
+     "written.",
+     "{\"user\", \"kms_uri\", \"cache_num\", \"certificates\": [{\"kms_uri\", ...}], "
+     "\"refused\": [{\"kms_uri\", ..., \"reason\", \"status\"}]}",
+     certcache_flags, COUNT(certcache_flags), run_certcache, 0},
     {"show", "the pinned KMS certificates and the key periods held (no secrets)",
      "List the keystore: each pinned KMS certificate with its SHA-256 fingerprint, and each key "
      "set's user, KMS, period, UID and validity. Secret keys are never shown.",

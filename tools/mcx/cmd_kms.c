@@ -726,10 +726,14 @@ static const cli_flag certcache_add_flags[] = {
      PATH_MAX_,
      "its KmsCertificate XML, or the document its mcx kms export-cert --format xml prints"},
     F_STORE,
+    F_SECRETS,
+    F_PASSFILE,
+    F_KEYFILE,
     F_CONFIG,
 };
 
-static const cli_flag certcache_flags[] = {F_EXT_URI, F_STORE, F_CONFIG};
+static const cli_flag certcache_flags[] = {F_EXT_URI,  F_STORE,   F_SECRETS,
+                                           F_PASSFILE, F_KEYFILE, F_CONFIG};
 
 static const cli_flag export_flags[] = {
     {"format", CLI_STR, 0, {0, 0}, 0, 8, "json (default) or xml (a KmsResponse with KmsInit)"},
