@@ -132,10 +132,8 @@ static mcx_status sync_dir_of(const char *path)
 mcx_status kms_write_atomic(const char *path, const uint8_t *data, size_t len)
 {
     size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16), *dir = strdup(path);
-    if (tmp == NULL || dir == NULL) {
-        free(tmp);
-        free(dir);
+    char *tmp = malloc(pl + 16);
+    if (tmp == NULL) {
         return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
     }
     snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
@@ -166,15 +164,11 @@ mcx_status kms_write_atomic(const char *path, const uint8_t *data, size_t len)
         unlink(tmp);
         goto out;
     }
-    /* the rename itself must reach the disk too */
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
+    /* the rename itself must reach the disk too: a failure is reported, not ignored (the caller
+     * would otherwise believe the sealed secrets durable) */
+    st = sync_dir_of(path);
 out:
     free(tmp);
-    free(dir);
     return st;
 }
 
@@ -301,8 +295,10 @@ mcx_status mcx_kms_secrets_seal(const mcx_kms_secrets *s, const char *path,
     } else {
         file[8] = MODE_KEY;
         int created = 0;
-        MCX_GUARD(key_file_obtain(unlock->key_file, key, &created)); /* created now if missing */
-        mcx_memzero(key, sizeof key);
+        /* created now if missing; the key is read again by derive_key */
+        mcx_status ko = key_file_obtain(unlock->key_file, key, &created);
+        mcx_memzero(key, sizeof key); /* also a partly decoded key of a malformed file */
+        MCX_GUARD(ko);
     }
     MCX_GUARD(mcx_random(file + 24, SALT_BYTES + KMS_NONCE_BYTES));
     put32(file + 52, PT_BYTES);

@@ -265,21 +265,26 @@ static int pct_decode(const char *s, size_t n, char *out, size_t cap)
 
 /* The user URI is the token holder's own MC service ID, or a service identity registered for the
  * token's subject and OAuth client together (mcx kms service add --sub --client-id): the client
- * alone is not enough, since every user of a public client (mcx-cli) holds tokens for it. */
-static int may_fetch(kreq *r, const char *uri)
+ * alone is not enough, since every user of a public client (mcx-cli) holds tokens for it. A URI
+ * the KMS knows as a service identity is granted by that binding only, never by a token claim
+ * naming it (an IdMS user whose mcptt_id was set to a group's URI gets no group keys).
+ * Returns 1 (may), 0 (may not), -1 (the store failed: *rc). */
+static int may_fetch(kreq *r, const char *uri, mcx_status *rc)
 {
     const mcx_token_claims *c = &r->claims;
-    if ((c->mcptt_id[0] != '\0' && strcmp(c->mcptt_id, uri) == 0) ||
-        (c->mcvideo_id[0] != '\0' && strcmp(c->mcvideo_id, uri) == 0) ||
-        (c->mcdata_id[0] != '\0' && strcmp(c->mcdata_id, uri) == 0))
-        return 1;
-    if (c->client_id[0] == '\0' || c->sub[0] == '\0')
-        return 0;
     mcx_kms_identity id;
-    if (mcx_kms_identity_get(r->st, uri, &id) != MCX_OK)
-        return 0;
-    return id.is_service && id.subject[0] != '\0' && strcmp(id.subject, c->sub) == 0 &&
-           strcmp(id.client_id, c->client_id) == 0;
+    mcx_status s = mcx_kms_identity_get(r->st, uri, &id);
+    if (s != MCX_OK && s != MCX_E_NOT_FOUND) {
+        *rc = s;
+        return -1;
+    }
+    if (s == MCX_OK && id.is_service)
+        return c->client_id[0] != '\0' && c->sub[0] != '\0' && id.subject[0] != '\0' &&
+               strcmp(id.subject, c->sub) == 0 && strcmp(id.client_id, c->client_id) == 0;
+    /* a user, or unknown (mcx_kms_issue refuses and audits it) */
+    return (c->mcptt_id[0] != '\0' && strcmp(c->mcptt_id, uri) == 0) ||
+           (c->mcvideo_id[0] != '\0' && strcmp(c->mcvideo_id, uri) == 0) ||
+           (c->mcdata_id[0] != '\0' && strcmp(c->mcdata_id, uri) == 0);
 }
 
 static int has_scope(const char *scopes, const char *want)
@@ -525,8 +530,9 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
                                  "keyprov path: expected keyprov/<user URI>/<16 hex digits>", NULL);
         }
         errno = 0;
+        /* exactly 16 hex digits: strtoull alone would also take a "0x" prefix */
         unsigned long long v = strtoull(slash + 1, &end, 16);
-        if (errno != 0 || *end != '\0' || !isxdigit((unsigned char)slash[1])) {
+        if (errno != 0 || *end != '\0' || strspn(slash + 1, "0123456789abcdefABCDEF") != 16) {
             r->outcome = "refused: path";
             return respond_error(r, 400, "keyprov path: the time is not 16 hex digits", NULL);
         }
@@ -557,7 +563,10 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         return respond_error(r, 400, "the KmsRequest UserUri differs from the URI in the path",
                              NULL);
     }
-    if (!may_fetch(r, rq.user_uri)) {
+    int may = may_fetch(r, rq.user_uri, &rc);
+    if (may < 0)
+        return rc;
+    if (!may) {
         static const char *const hd[] = {
             "WWW-Authenticate", "Bearer realm=\"mcx-kms\", error=\"insufficient_scope\"", NULL};
         r->outcome = "refused: not the token's user";

@@ -266,6 +266,20 @@ identity = 'sip:bob@fire.example' AND outcome LIKE 'refused%' AND token_sub = 'b
 expect_eq "no key set from refusals" "$(count_all)" "$before"
 expect_eq "none for bob" \
     "$(kms_sql "SELECT COUNT(*) FROM kms_key_sets WHERE uri = 'sip:bob@fire.example'")" 0
+# a URI the KMS knows as a service identity is granted by its subject and client only, never by
+# a token claim naming it: bob's mcptt_id names sip:bob@fire.example, made a service of alice's
+kms_sql "DELETE FROM kms_users WHERE uri = 'sip:bob@fire.example'" >/dev/null
+idms_admin "bob's URI as a service" kms service add --config "$tmp/kms.json" \
+    --uri sip:bob@fire.example --client-id mcx-cli --sub alice
+expect_eq "service URI named by a token claim" \
+    "$(post sv1 "$bob_at" "$KP/sip%3Abob%40fire.example/$(ntp_hex)" bob-req.xml)" 403
+expect_not_in "service URI named by a claim: no key set" "$tmp/sv1" "UserDecryptKey"
+expect_eq "still none for bob's URI" \
+    "$(kms_sql "SELECT COUNT(*) FROM kms_key_sets WHERE uri = 'sip:bob@fire.example'")" 0
+# the time in a keyprov path is exactly 16 hex digits (a "0x" prefix is not a number here)
+expect_eq "keyprov time with 0x" \
+    "$(post hx "$alice_at" "$KP/$ALICE_P/0x$(ntp_hex | cut -c3-)" alice.xml)" 400
+expect_in "keyprov time with 0x: reason" "$tmp/hx" "not 16 hex digits"
 
 # the log: one structured line per request, never a token
 expect_in "log line" "$tmp/kms.log" "path=/keymanagement/identity/v1/keyprov"
