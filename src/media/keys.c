@@ -15,6 +15,10 @@ static srtp_err_status_t srtp_init_status = srtp_err_status_fail;
 static void srtp_init_once(void)
 {
     srtp_init_status = srtp_init();
+    /* libsrtp2 2.x: a second srtp_init (another library of the process called it first) finds
+     * its debug module loaded and says bad_param; the crypto kernel is initialised all the same */
+    if (srtp_init_status == srtp_err_status_bad_param)
+        srtp_init_status = srtp_err_status_ok;
 }
 
 mcx_status media_srtp_init(void)

@@ -5,8 +5,7 @@
  * two members of a group may well use the same SSRC (each picks it at random, RFC 3550 §8.1);
  * their keys differ (the GUK-ID is their CSB-ID), so each sender key gets its own session with
  * its own per-SSRC streams and replay windows (RFC 3711 §3.3.2). Sessions are found by MKI
- * through an open-addressing table; members whose GUK-IDs coincide share one MKI and are told
- * apart by the AEAD tag (trial decryption, docs/media.md). */
+ * through an open-addressing table. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,6 @@ typedef struct rx_sender {
     srtp_t session;
     size_t index; /* position in receiver->senders */
     mcx_media_stats stats;
-    struct rx_sender *next; /* same MKI (GUK-ID collision) */
 } rx_sender;
 
 struct mcx_media_receiver {
@@ -54,13 +52,11 @@ struct mcx_media_receiver {
     size_t n_keys, cap_keys;
     rx_sender **senders;
     size_t n_senders, cap_senders;
-    rx_sender **table; /* heads of same-MKI chains, open addressing */
+    rx_sender **table; /* by MKI, open addressing */
     size_t table_cap;  /* power of two */
     size_t table_used;
     unsigned window;
     mcx_media_stats stats;
-    uint8_t *scratch;
-    size_t scratch_cap;
 };
 
 static size_t mki_hash(uint64_t k)
@@ -97,20 +93,9 @@ static mcx_status table_rebuild(mcx_media_receiver *r, size_t want_heads)
     r->table = t;
     r->table_cap = cap;
     r->table_used = 0;
-    for (size_t i = 0; i < r->n_senders; i++)
-        r->senders[i]->next = NULL;
     for (size_t i = 0; i < r->n_senders; i++) {
-        rx_sender *s = r->senders[i];
-        rx_sender **slot = table_slot(r, s->mki);
-        if (*slot == NULL) {
-            *slot = s;
-            r->table_used++;
-        } else {
-            rx_sender *tail = *slot;
-            while (tail->next != NULL)
-                tail = tail->next;
-            tail->next = s;
-        }
+        *table_slot(r, r->senders[i]->mki) = r->senders[i];
+        r->table_used++;
     }
     return MCX_OK;
 }
@@ -284,9 +269,6 @@ void mcx_media_receiver_free(mcx_media_receiver *r)
     free(r->senders);
     free(r->keys);
     free(r->table);
-    if (r->scratch != NULL)
-        mcx_memzero(r->scratch, r->scratch_cap);
-    free(r->scratch);
     free(r);
 }
 
@@ -407,22 +389,16 @@ static mcx_status sender_new(mcx_media_receiver *r, rx_key *k, uint64_t mki, con
     s->index = r->n_senders;
     r->senders[r->n_senders++] = s;
     /* keep the table at most half full */
-    rx_sender **slot = table_slot(r, mki);
-    if (*slot == NULL && 2 * (r->table_used + 1) > r->table_cap) {
-        st = table_rebuild(r, r->table_used + 1);
+    if (2 * (r->table_used + 1) > r->table_cap) {
+        st = table_rebuild(r, r->table_used + 1); /* inserts s with the others */
         if (st != MCX_OK) {
             r->n_senders--;
             sender_free(s);
             return st;
         }
-    } else if (*slot == NULL) {
-        *slot = s;
-        r->table_used++;
     } else {
-        rx_sender *tail = *slot;
-        while (tail->next != NULL)
-            tail = tail->next;
-        tail->next = s;
+        *table_slot(r, mki) = s;
+        r->table_used++;
     }
     r->stats.senders++;
     *out = s;
@@ -453,34 +429,6 @@ static mcx_status apply_roc(const mcx_media_receiver *r, rx_sender *s, uint32_t 
     return MCX_OK;
 }
 
-static mcx_status try_sender(mcx_media_receiver *r, rx_sender *s, uint8_t *out, size_t len,
-                             uint32_t ssrc, const mcx_media_rx_hint *hint, size_t *out_len)
-{
-    MCX_GUARD(apply_roc(r, s, ssrc, hint));
-    int n = (int)len;
-    srtp_err_status_t err = srtp_unprotect_mki(s->session, out, &n, 1);
-    if (err != srtp_err_status_ok) {
-        mcx_status st = media_srtp_fail(err, s->uri != NULL ? s->uri : "private call");
-        if (st == MCX_E_TAG_INVALID)
-            s->stats.rejected.tag++;
-        else if (st == MCX_E_REPLAY)
-            s->stats.rejected.replay++;
-        else
-            s->stats.rejected.other++;
-        return st;
-    }
-    *out_len = (size_t)n;
-    return MCX_OK;
-}
-
-static int chain_has(const rx_sender *head, const char *uri)
-{
-    for (const rx_sender *s = head; s != NULL; s = s->next)
-        if (s->uri != NULL && strcmp(s->uri, uri) == 0)
-            return 1;
-    return 0;
-}
-
 static void count_reject(mcx_media_receiver *r, mcx_status st)
 {
     mcx_media_rejects *c = &r->stats.rejected;
@@ -507,38 +455,24 @@ static void count_reject(mcx_media_receiver *r, mcx_status st)
     }
 }
 
-/* The senders a packet with this MKI may come from, set up where new: the talker named by the
- * hint, else every member whose GUK-ID is the MKI's (several only on a GUK-ID collision). */
-static mcx_status new_candidates(mcx_media_receiver *r, rx_key *k, uint64_t mki, uint32_t guk_id,
-                                 const mcx_media_rx_hint *hint, int may_build, rx_sender **head,
-                                 size_t *added)
+/* First sight of an MKI under group key k (or private key k): the sender is the talker named by
+ * the hint, else the member whose GUK-ID is the MKI's. Members whose GUK-IDs coincide have the
+ * same CSB-ID and so the same SRTP key (TS 33.180 §7.4.2): the first of them in the member list
+ * is named (docs/media.md; mcx_media_guk_collisions lets a GMS avoid such GMKs). */
+static mcx_status identify(mcx_media_receiver *r, rx_key *k, uint64_t mki, uint32_t guk_id,
+                           const mcx_media_rx_hint *hint, rx_sender **out)
 {
-    *added = 0;
-    rx_sender *s = NULL;
-    if (!k->is_group) {
-        if (*head != NULL)
-            return MCX_OK;
-        MCX_GUARD(sender_new(r, k, mki, NULL, &s));
-        *head = *table_slot(r, mki);
-        *added = 1;
-        return MCX_OK;
-    }
+    if (!k->is_group)
+        return sender_new(r, k, mki, NULL, out);
     if (hint != NULL && hint->sender_uri != NULL) {
-        if (chain_has(*head, hint->sender_uri))
-            return MCX_OK;
         uint32_t g = 0;
         MCX_GUARD(mcx_guk_id(k->secret, k->tgk_len, k->key_id, hint->sender_uri, &g));
         if (g != guk_id)
             return MCX_FAIL(MCX_E_UNKNOWN_PEER,
                             "media: MKI GUK-ID %08X is not the talker's (%.64s: %08X)", guk_id,
                             hint->sender_uri, g);
-        MCX_GUARD(sender_new(r, k, mki, hint->sender_uri, &s));
-        *head = *table_slot(r, mki);
-        *added = 1;
-        return MCX_OK;
+        return sender_new(r, k, mki, hint->sender_uri, out);
     }
-    if (k->index == NULL && !may_build)
-        return MCX_OK;
     MCX_GUARD(key_index(k));
     size_t lo = 0, hi = k->n_members;
     while (lo < hi) { /* first entry with guk_id >= the MKI's */
@@ -548,20 +482,10 @@ static mcx_status new_candidates(mcx_media_receiver *r, rx_key *k, uint64_t mki,
         else
             hi = mid;
     }
-    size_t found = 0;
-    for (size_t i = lo; i < k->n_members && k->index[i].guk_id == guk_id; i++) {
-        found++;
-        const char *uri = k->members[k->index[i].member];
-        if (chain_has(*head, uri))
-            continue;
-        MCX_GUARD(sender_new(r, k, mki, uri, &s));
-        *head = *table_slot(r, mki);
-        (*added)++;
-    }
-    if (found == 0)
+    if (lo == k->n_members || k->index[lo].guk_id != guk_id)
         return MCX_FAIL(MCX_E_UNKNOWN_PEER, "media: GUK-ID %08X under GMK-ID %08X is no member's",
                         guk_id, k->key_id);
-    return MCX_OK;
+    return sender_new(r, k, mki, k->members[k->index[lo].member], out);
 }
 
 static mcx_status unprotect(mcx_media_receiver *r, const uint8_t *in, size_t len, uint8_t *out,
@@ -593,64 +517,40 @@ static mcx_status unprotect(mcx_media_receiver *r, const uint8_t *in, size_t len
         guk_id = tail;
         mki = ((uint64_t)gmk_id << 32) | guk_id;
     }
-    rx_sender **slot = table_slot(r, mki);
-    rx_sender *head = *slot;
-    if (k == NULL && head == NULL) {
-        uint32_t gmk_id = (uint32_t)(mki >> 32);
-        k = find_key(r, gmk_id, 1);
-        if (k == NULL)
-            return MCX_FAIL(MCX_E_NO_KEY, "media: unknown MKI %08X%08X: no GMK with GMK-ID %08X",
-                            gmk_id, guk_id, gmk_id);
-    } else if (k == NULL) {
-        k = head->key;
-    }
-    int first_sight = head == NULL;
-    size_t added = 0;
+    rx_sender *s = *table_slot(r, mki);
+    int first_sight = s == NULL;
     if (first_sight) {
-        MCX_GUARD(new_candidates(r, k, mki, guk_id, hint, 1, &head, &added));
-    } else if (k->is_group) {
-        /* a talker not yet set up may share a known sender's MKI (GUK-ID collision): add it when
-         * that costs at most one KDF (the hint) or a lookup in an index already built */
-        if (new_candidates(r, k, mki, guk_id, hint, 0, &head, &added) != MCX_OK)
-            mcx_clear_error();
+        if (k == NULL) {
+            uint32_t gmk_id = (uint32_t)(mki >> 32);
+            k = find_key(r, gmk_id, 1);
+            if (k == NULL)
+                return MCX_FAIL(MCX_E_NO_KEY,
+                                "media: unknown MKI %08X%08X: no GMK with GMK-ID %08X", gmk_id,
+                                guk_id, gmk_id);
+        }
+        MCX_GUARD(identify(r, k, mki, guk_id, hint, &s));
     }
     if (out != in)
         memmove(out, in, len);
-    /* one candidate: decrypt in place; several: each on a fresh copy of the packet */
-    int several = head->next != NULL;
-    if (several) {
-        if (r->scratch_cap < len) {
-            uint8_t *p = realloc(r->scratch, len);
-            if (p == NULL)
-                return MCX_FAIL(MCX_E_NOMEM, "media: scratch of %zu octets", len);
-            r->scratch = p;
-            r->scratch_cap = len;
-        }
-        memcpy(r->scratch, out, len);
+    MCX_GUARD(apply_roc(r, s, ssrc, hint));
+    int n = (int)len;
+    srtp_err_status_t err = srtp_unprotect_mki(s->session, out, &n, 1);
+    if (err != srtp_err_status_ok) {
+        mcx_status st = media_srtp_fail(err, s->uri != NULL ? s->uri : "private call");
+        if (st == MCX_E_TAG_INVALID)
+            s->stats.rejected.tag++;
+        else if (st == MCX_E_REPLAY)
+            s->stats.rejected.replay++;
+        else
+            s->stats.rejected.other++;
+        return st;
     }
-    mcx_status worst = MCX_OK;
-    for (rx_sender *s = head; s != NULL; s = s->next) {
-        if (several)
-            memcpy(out, r->scratch, len);
-        mcx_status st = try_sender(r, s, out, len, ssrc, hint, out_len);
-        if (st == MCX_OK) {
-            s->stats.packets++;
-            s->stats.octets += *out_len;
-            if (info != NULL)
-                fill_info(s, ssrc, first_sight, info);
-            return MCX_OK;
-        }
-        if (worst != MCX_E_REPLAY)
-            worst = st;
-    }
-    if (worst == MCX_E_REPLAY)
-        return MCX_FAIL(MCX_E_REPLAY, "media: SSRC %08X, MKI %08X%08X: packet index seen before",
-                        ssrc, (uint32_t)(mki >> 32), (uint32_t)mki);
-    if (worst == MCX_E_TAG_INVALID)
-        return MCX_FAIL(MCX_E_TAG_INVALID,
-                        "media: SSRC %08X, MKI %08X%08X: AEAD tag does not verify", ssrc,
-                        (uint32_t)(mki >> 32), (uint32_t)mki);
-    return worst;
+    *out_len = (size_t)n;
+    s->stats.packets++;
+    s->stats.octets += *out_len;
+    if (info != NULL)
+        fill_info(s, ssrc, first_sight, info);
+    return MCX_OK;
 }
 
 mcx_status mcx_media_unprotect(mcx_media_receiver *r, const uint8_t *in, size_t len, uint8_t *out,
