@@ -12,13 +12,21 @@
  *     origin must keep presenting a certificate naming that KmsUri, so a server cannot escape
  *     its pin by naming another KMS (mcx_client_provision checks and records this);
  *   - key sets per (user URI, KmsUri, key period number): UID, SSK, PVT, RSK, validity. Only
- *     validated key sets are added (RFC 6507 §5.1.2, RFC 6508 §6.1.2).
+ *     validated key sets are added (RFC 6507 §5.1.2, RFC 6508 §6.1.2);
+ *   - group keys (TS 33.180 §5.2.3, §7.3; docs/gms.md) per (group ID, kind gmk|mkfc|gdk, key ID):
+ *     the key and everything its I_MESSAGE said about it (RAND, GUK-ID, key parameters, T, the
+ *     GMS that signed it, a digest for replay detection, the explicit pseudonym), put here by
+ *     mcx_group_key_accept (group.h) only after the I_MESSAGE was opened and checked; and per
+ *     group the member list of the last group document fetched (sender identification).
  *
  * The file: mode 0600 in a folder of mode 0700, both owned by the user; a file or folder others
  * can read or write is refused (MCX_E_DENIED) on open and on save. It is replaced atomically
  * (temporary file in the same folder, fsync, rename, fsync of the folder).
  * With a passphrase the body is sealed with AES-256-GCM under a key derived with Argon2id
  * (RFC 9106; salt and parameters in the header, which is authenticated as associated data).
+ * The group section is part of the body: sealed like the key sets. A keystore without group keys
+ * or groups is written as version 2 (readable by builds before the group section); with them,
+ * as version 3. Versions 1 and 2 are read.
  * WITHOUT a passphrase the secret keys are stored in clear: the file is protected only by its
  * mode 0600 (like an SSH key without passphrase); a SHA-256 checksum detects corruption, not
  * tampering.
@@ -32,6 +40,7 @@
 
 #include "mcxsec/common.h"
 #include "mcxsec/eccsi.h"
+#include "mcxsec/keyparams.h"
 #include "mcxsec/kms_xml.h"
 #include "mcxsec/mikey.h"
 #include "mcxsec/sakke.h"
@@ -217,6 +226,126 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_mikey_view(const mcx_keystore *ks
                                                           const char *user_uri, const char *kms_uri,
                                                           uint64_t ntp_seconds, mcx_kms_cert *kms,
                                                           const mcx_keystore_key_set **set);
+
+/* ---- group keys (TS 33.180 §5.2.3, §7.3; docs/gms.md) ---- */
+
+#define MCX_KEYSTORE_MAX_GROUP_KEYS  1024
+#define MCX_KEYSTORE_MAX_GROUPS      256
+#define MCX_KEYSTORE_MAX_MEMBERS     4096             /* per group */
+#define MCX_KEYSTORE_MAX_ALL_MEMBERS 16384            /* over every group of the keystore */
+#define MCX_GROUP_ID_MAX             MCX_KMS_TEXT_MAX /* group IDs and URIs kept, with the NUL */
+#define MCX_GROUP_RAND_MAX           255
+#define MCX_GROUP_DIGEST_BYTES       32
+
+/* What a group key is for (docs/gms.md "Security context of a group"). The GDK travels with the
+ * GMK's purpose tag (0); the group document and the event stream name it. */
+typedef enum mcx_group_key_kind {
+    MCX_GROUP_KEY_GMK = 0,  /* group media (SRTP), purpose tag 0 */
+    MCX_GROUP_KEY_MKFC = 1, /* multicast floor control (SRTCP), purpose tag 4 */
+    MCX_GROUP_KEY_GDK = 2   /* group MCData payloads (DPPK), purpose tag 0 */
+} mcx_group_key_kind;
+
+#define MCX_GROUP_KEY_KIND_MAX 2
+
+/* "gmk", "mkfc", "gdk"; NULL for another value. */
+MCX_API const char *mcx_group_key_kind_name(unsigned kind);
+
+/* The kind named name (lower case). Errors: MCX_E_ARG (unknown name). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_group_key_kind_from_name(const char *name,
+                                                               mcx_group_key_kind *kind);
+
+/* One group key. Holds a secret (key). */
+typedef struct mcx_keystore_group_key {
+    char group_id[MCX_GROUP_ID_MAX]; /* the MC group ID the key parameters name */
+    mcx_group_key_kind kind;
+    uint32_t key_id; /* GMK-ID, MKFC-ID or GDK-ID (purpose tag in the top 4 bits) */
+    uint8_t key[MCX_SAKKE_SSV_MAX_BYTES];
+    size_t key_len;                   /* 16 or 32 */
+    uint8_t rand[MCX_GROUP_RAND_MAX]; /* the I_MESSAGE's RAND (SRTP master key derivation) */
+    size_t rand_len;
+    char owner_uri[MCX_GROUP_ID_MAX]; /* the user the I_MESSAGE was encrypted to */
+    uint32_t guk_id; /* the CSB-ID: for a GMK the owner's GUK-ID, otherwise the key ID */
+    int has_cs_id;
+    uint8_t cs_id;
+    mcx_key_params params; /* the key parameters (TS 33.180 E.6) as the I_MESSAGE carried them */
+    uint64_t t_ntp;        /* T of the I_MESSAGE, NTP seconds */
+    char gms_uri[MCX_GROUP_ID_MAX]; /* the GMS identity that signed it */
+    /* SHA-256 of the octets the ECCSI signature covers (an (r, q - s) variant of the signature
+     * is the same message): a second delivery is recognised as a replay. */
+    uint8_t digest[MCX_GROUP_DIGEST_BYTES];
+    int has_pseudonym; /* the text carried "pseudonym=<32 hex digits>" (docs/gms.md) */
+    uint8_t pseudonym[16];
+    int revoked;      /* revoked since (mcx_keystore_group_mark_revoked), or kept revoked */
+    int64_t received; /* Unix seconds when it was stored */
+} mcx_keystore_group_key;
+
+/* Keep a group key (the caller checked it: mcx_group_key_accept does). A key with the same
+ * (group, kind, key ID) is replaced. Errors: MCX_E_ARG (empty group ID, kind or key length out
+ * of range, a key ID whose purpose tag is not the kind's), MCX_E_LENGTH (more than
+ * MCX_KEYSTORE_MAX_GROUP_KEYS), MCX_E_NOMEM. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_key_add(mcx_keystore *ks,
+                                                             const mcx_keystore_group_key *k);
+
+/* The key (group_id, kind, key_id). *out points into the keystore's locked memory, valid until
+ * the keystore is next changed or freed. Errors: MCX_E_NOT_FOUND, MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_key_find(const mcx_keystore *ks,
+                                                              const char *group_id,
+                                                              mcx_group_key_kind kind,
+                                                              uint32_t key_id,
+                                                              const mcx_keystore_group_key **out);
+
+/* The newest key (largest T; on equal T the one stored last) of kind for group_id that is not
+ * revoked. Errors: MCX_E_NO_KEY (none), MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_key_latest(const mcx_keystore *ks,
+                                                                const char *group_id,
+                                                                mcx_group_key_kind kind,
+                                                                const mcx_keystore_group_key **out);
+
+/* How many group keys are held, and the i-th (in the order stored; pointer as above). */
+MCX_API size_t mcx_keystore_group_key_count(const mcx_keystore *ks);
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_key_at(const mcx_keystore *ks, size_t i,
+                                                            const mcx_keystore_group_key **out);
+
+/* Mark the key (group_id, kind, key_id) revoked; kind -1 means any kind, key_id 0 every key of
+ * the group. *n (may be NULL) receives how many were marked. Errors: MCX_E_NOT_FOUND (none
+ * matched), MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_mark_revoked(mcx_keystore *ks,
+                                                                  const char *group_id, int kind,
+                                                                  uint32_t key_id, size_t *n);
+
+/* Forget a group: every key of group_id (zeroised) and its member list. *n (may be NULL)
+ * receives how many keys were dropped. Nothing held: MCX_OK with *n = 0. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_remove(mcx_keystore *ks, const char *group_id,
+                                                            size_t *n);
+
+/* A group as its last group document described it (no secrets). */
+typedef struct mcx_keystore_group_info {
+    char group_id[MCX_GROUP_ID_MAX];
+    char gms_uri[MCX_GROUP_ID_MAX];
+    char display_name[MCX_GROUP_ID_MAX];
+    char kind[16];   /* "normal", "broadcast" or "" */
+    int64_t updated; /* Unix seconds of the fetch */
+    size_t n_members;
+    char **members; /* n_members URIs, owned by the keystore */
+} mcx_keystore_group_info;
+
+/* Record (replace) a group's description and member list. Errors: MCX_E_ARG (empty group ID, a
+ * member URI that is empty or too long), MCX_E_LENGTH (more than MCX_KEYSTORE_MAX_GROUPS groups,
+ * MCX_KEYSTORE_MAX_MEMBERS members, MCX_KEYSTORE_MAX_ALL_MEMBERS over all groups), MCX_E_NOMEM.
+ */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_set_info(
+    mcx_keystore *ks, const char *group_id, const char *gms_uri, const char *display_name,
+    const char *kind, const char *const *members, size_t n_members, int64_t updated);
+
+/* The group recorded for group_id (pointer valid until the keystore is next changed).
+ * Errors: MCX_E_NOT_FOUND, MCX_E_ARG. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_info_find(const mcx_keystore *ks,
+                                                               const char *group_id,
+                                                               const mcx_keystore_group_info **out);
+
+MCX_API size_t mcx_keystore_group_info_count(const mcx_keystore *ks);
+MCX_API MCX_MUST_CHECK mcx_status mcx_keystore_group_info_at(const mcx_keystore *ks, size_t i,
+                                                             const mcx_keystore_group_info **out);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,8 @@
  *
  * File layout (all integers big-endian):
  *   "MCXKEYST"  magic, 8 octets
- *   u8  version (2; version 1 files, which have no KMS URL bindings, are read too)
+ *   u8  version (3 with a group section, else 2; version 1 files, which have no KMS URL
+ *       bindings, are read too)
  *   u8  protection: 0 clear, 1 Argon2id + AES-256-GCM
  *   [protection 1: u32 t_cost, u32 m_kib, u32 lanes, salt(16), nonce(12)]
  *   u32 body length
@@ -15,6 +16,11 @@
  *   u32 n_sets,  then per key set: user_uri, kms_uri, period_no, uid, validity, ssk, pvt, rsk
  *   [version 2] u32 n_bindings, then per binding: KMS origin (https://host[:port], lower case),
  *               the KmsUri pinned for it (which must be pinned in this file)
+ *   [version 3] u32 n_group_keys, then per group key (gkey_write below): group ID, kind, key ID,
+ *               key, RAND, owner, GUK-ID, CS-ID, key parameters (TS 33.180 E.6 plain form),
+ *               T, GMS, digest, pseudonym, revoked, received;
+ *               u32 n_groups, then per group: group ID, GMS, display name, kind, updated,
+ *               u32 n_members and the member URIs
  * Strings are u16 length + octets (no NUL inside, shorter than the in-memory field). */
 #include <argon2.h>
 #include <errno.h>
@@ -37,7 +43,8 @@
 #include "mcxsec/mem.h"
 
 #define KS_MAGIC       "MCXKEYST"
-#define KS_VERSION     2
+#define KS_VERSION     3
+#define KS_VERSION_V2  2 /* no group section: what a keystore without groups is written as */
 #define KS_VERSION_V1  1 /* no KMS URL bindings */
 #define KS_CLEAR       0
 #define KS_SEALED      1
@@ -50,9 +57,14 @@
 #define KS_CERT_MAX    4096 /* bound on one stored certificate */
 #define KS_SET_MAX     1024 /* bound on one stored key set */
 #define KS_BIND_MAX    (4 + MCX_KEYSTORE_ORIGIN_MAX + MCX_KMS_TEXT_MAX) /* one stored binding */
+#define KS_GKEY_MAX    4096 /* bound on one stored group key (key parameters: at most 2348) */
+#define KS_GROUP_FIXED (3 * (2 + MCX_GROUP_ID_MAX) + 2 + 16 + 8 + 4) /* a group without members */
+#define KS_MEMBER_MAX  (2 + MCX_GROUP_ID_MAX)
 #define KS_FILE_MAX                                                                                \
-    (KS_HDR_MAX + 12 + MCX_KEYSTORE_MAX_CERTS * (KS_CERT_MAX + KS_BIND_MAX) +                      \
-     MCX_KEYSTORE_MAX_KEY_SETS * KS_SET_MAX + KS_SUM_BYTES)
+    (KS_HDR_MAX + 20 + MCX_KEYSTORE_MAX_CERTS * (KS_CERT_MAX + KS_BIND_MAX) +                      \
+     MCX_KEYSTORE_MAX_KEY_SETS * KS_SET_MAX + MCX_KEYSTORE_MAX_GROUP_KEYS * KS_GKEY_MAX +          \
+     MCX_KEYSTORE_MAX_GROUPS * KS_GROUP_FIXED + MCX_KEYSTORE_MAX_ALL_MEMBERS * KS_MEMBER_MAX +     \
+     KS_SUM_BYTES)
 #define KS_PATH_MAX 4096
 /* Limits on Argon2 parameters read from a file: a hostile file must not make open take hours
  * or gigabytes. */
@@ -80,6 +92,10 @@ struct mcx_keystore {
     size_t n_binds;
     mcx_keystore_key_set *sets; /* secret: mcx_secure_alloc */
     size_t n_sets, cap_sets;
+    mcx_keystore_group_key *gkeys; /* secret: mcx_secure_alloc */
+    size_t n_gkeys, cap_gkeys;
+    mcx_keystore_group_info *groups; /* public: malloc, members malloc'd */
+    size_t n_groups, n_all_members;
     char *pass; /* mcx_secure_alloc, or NULL: stored in clear */
     size_t pass_len;
     uint32_t t_cost, m_kib, lanes;
@@ -349,6 +365,14 @@ static mcx_status gcm(int enc, const uint8_t key[KS_KEY_BYTES], const uint8_t no
 
 /* ---- keystore object ---- */
 
+static void group_info_clear(mcx_keystore_group_info *g)
+{
+    for (size_t i = 0; i < g->n_members; i++)
+        free(g->members[i]);
+    free(g->members);
+    memset(g, 0, sizeof *g);
+}
+
 static mcx_keystore *ks_new(const char *path)
 {
     mcx_keystore *ks = calloc(1, sizeof *ks);
@@ -366,6 +390,10 @@ void mcx_keystore_free(mcx_keystore *ks)
     if (ks == NULL)
         return;
     mcx_secure_free(ks->sets);
+    mcx_secure_free(ks->gkeys);
+    for (size_t i = 0; i < ks->n_groups; i++)
+        group_info_clear(&ks->groups[i]);
+    free(ks->groups);
     mcx_secure_free(ks->pass);
     if (ks->certs != NULL) {
         mcx_memzero(ks->certs, ks->n_certs * sizeof *ks->certs);
@@ -429,6 +457,8 @@ static ks_cert *find_cert(const mcx_keystore *ks, const char *kms_uri)
 
 static mcx_status put_bind(mcx_keystore *ks, const char *origin, const char *kms_uri);
 static ks_bind *find_bind(const mcx_keystore *ks, const char *origin);
+static mcx_status groups_read(mcx_keystore *ks, mcx_reader *r);
+static void groups_write(const mcx_keystore *ks, mcx_writer *w);
 
 static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len, unsigned version)
 {
@@ -474,6 +504,9 @@ static mcx_status parse_body(mcx_keystore *ks, const uint8_t *body, size_t len, 
             return rd_fail(&r, MCX_E_ENCODING, "a KMS URL bound twice");
         MCX_GUARD(put_bind(ks, origin, kms));
     }
+    if (version == KS_VERSION_V2)
+        return rd_end(&r); /* no group section */
+    MCX_GUARD(groups_read(ks, &r));
     return rd_end(&r);
 }
 
@@ -521,7 +554,7 @@ static mcx_status decode_file(mcx_keystore *ks, const uint8_t *file, size_t n)
     if (memcmp(magic, KS_MAGIC, 8) != 0)
         return MCX_FAIL(MCX_E_ENCODING, "keystore: not a keystore file (bad magic)");
     MCX_GUARD(rd_u8(&r, "version", &version));
-    if (version != KS_VERSION && version != KS_VERSION_V1)
+    if (version != KS_VERSION && version != KS_VERSION_V2 && version != KS_VERSION_V1)
         return MCX_FAIL(MCX_E_UNSUPPORTED, "keystore: version %u (this build reads %d)", version,
                         KS_VERSION);
     MCX_GUARD(rd_u8(&r, "protection", &prot));
@@ -706,8 +739,12 @@ mcx_status mcx_keystore_save(mcx_keystore *ks)
     MCX_GUARD(make_dirs(dir));
     MCX_GUARD(check_dir(dir, NULL));
 
-    size_t body_cap =
-        12 + ks->n_certs * KS_CERT_MAX + ks->n_sets * KS_SET_MAX + ks->n_binds * KS_BIND_MAX;
+    size_t body_cap = 20 + ks->n_certs * KS_CERT_MAX + ks->n_sets * KS_SET_MAX +
+                      ks->n_binds * KS_BIND_MAX + ks->n_gkeys * KS_GKEY_MAX +
+                      ks->n_groups * KS_GROUP_FIXED + ks->n_all_members * KS_MEMBER_MAX;
+    /* the lowest version that holds the content: without groups the file stays readable by
+     * builds that predate the group section */
+    int with_groups = ks->n_gkeys > 0 || ks->n_groups > 0;
     size_t cap = KS_HDR_MAX + 2 * body_cap + KS_SUM_BYTES + KS_KEY_BYTES + 16;
     /* one locked buffer: [file: header | body | trailer] [plain body] [key] */
     uint8_t *mem = mcx_secure_alloc(cap);
@@ -730,13 +767,15 @@ mcx_status mcx_keystore_save(mcx_keystore *ks)
         wr_str(&bw, ks->binds[i].origin);
         wr_str(&bw, ks->binds[i].kms_uri);
     }
+    if (with_groups)
+        groups_write(ks, &bw);
     MCX_GUARD_GOTO(st, wr_status(&bw, "keystore body"), out);
     size_t body_len = wr_len(&bw);
 
     mcx_writer w;
     wr_init(&w, mem, KS_HDR_MAX + body_cap + KS_SUM_BYTES);
     wr_bytes(&w, KS_MAGIC, 8);
-    wr_u8(&w, KS_VERSION);
+    wr_u8(&w, with_groups ? KS_VERSION : KS_VERSION_V2);
     wr_u8(&w, ks->pass != NULL ? KS_SEALED : KS_CLEAR);
     uint8_t salt[KS_SALT_BYTES], nonce[KS_NONCE_BYTES], tag[KS_TAG_BYTES];
     if (ks->pass != NULL) {
@@ -1151,4 +1190,460 @@ mcx_status mcx_keystore_mikey_view(const mcx_keystore *ks, const char *user_uri,
     const ks_cert *c = find_cert(ks, (*set)->kms_uri);
     mcx_keystore_cert_to_mikey(&c->cert, c->mode, kms);
     return MCX_OK;
+}
+
+/* ---- group keys ---- */
+
+#define KS_KP_MAX 2560 /* encoded key parameters: 1+4+5+5+2+256 + 2+1+8*(3+256) = 2348 */
+
+static const char *const kind_names[] = {"gmk", "mkfc", "gdk"};
+
+const char *mcx_group_key_kind_name(unsigned kind)
+{
+    return kind <= MCX_GROUP_KEY_KIND_MAX ? kind_names[kind] : NULL;
+}
+
+mcx_status mcx_group_key_kind_from_name(const char *name, mcx_group_key_kind *kind)
+{
+    for (unsigned i = 0; name != NULL && kind != NULL && i <= MCX_GROUP_KEY_KIND_MAX; i++)
+        if (strcmp(name, kind_names[i]) == 0) {
+            *kind = (mcx_group_key_kind)i;
+            return MCX_OK;
+        }
+    return MCX_FAIL(MCX_E_ARG, "group key kind '%.16s' is not gmk, mkfc or gdk",
+                    name != NULL ? name : "");
+}
+
+/* The purpose tag a kind's key IDs carry (TS 33.180 Table E.6.11-1; the GDK is the DPPK of group
+ * MCData, distributed like a GMK). */
+static unsigned kind_tag(mcx_group_key_kind kind)
+{
+    return kind == MCX_GROUP_KEY_MKFC ? MCX_KEY_MKFC : MCX_KEY_GMK;
+}
+
+static mcx_status gkey_check(const mcx_keystore_group_key *k, uint8_t *kp, size_t *kp_len)
+{
+    if (k->group_id[0] == '\0' || memchr(k->group_id, 0, sizeof k->group_id) == NULL ||
+        memchr(k->owner_uri, 0, sizeof k->owner_uri) == NULL ||
+        memchr(k->gms_uri, 0, sizeof k->gms_uri) == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: group key without group ID (or an unterminated URI)");
+    if ((unsigned)k->kind > MCX_GROUP_KEY_KIND_MAX)
+        return MCX_FAIL(MCX_E_ARG, "keystore: group key kind %d", (int)k->kind);
+    if (k->key_len != 16 && k->key_len != 32)
+        return MCX_FAIL(MCX_E_ARG, "keystore: group key of %zu octets (16 or 32)", k->key_len);
+    if (k->rand_len > MCX_GROUP_RAND_MAX)
+        return MCX_FAIL(MCX_E_ARG, "keystore: RAND of %zu octets", k->rand_len);
+    if (mcx_key_id_purpose(k->key_id) != kind_tag(k->kind))
+        return MCX_FAIL(MCX_E_ARG, "keystore: %s key ID %08X has purpose tag %u",
+                        kind_names[k->kind], (unsigned)k->key_id, mcx_key_id_purpose(k->key_id));
+    return mcx_kp_encode(&k->params, kp, KS_KP_MAX, kp_len);
+}
+
+static void gkey_write(mcx_writer *w, const mcx_keystore_group_key *k)
+{
+    uint8_t kp[KS_KP_MAX];
+    size_t kp_len = 0;
+    if (mcx_kp_encode(&k->params, kp, sizeof kp, &kp_len) != MCX_OK)
+        kp_len = 0; /* cannot happen: checked by mcx_keystore_group_key_add; read refuses it */
+    wr_str(w, k->group_id);
+    wr_u8(w, (uint8_t)k->kind);
+    wr_u32(w, k->key_id);
+    wr_u8(w, (uint8_t)k->key_len);
+    wr_bytes(w, k->key, k->key_len);
+    wr_u8(w, (uint8_t)k->rand_len);
+    wr_bytes(w, k->rand, k->rand_len);
+    wr_str(w, k->owner_uri);
+    wr_u32(w, k->guk_id);
+    wr_u8(w, (uint8_t)(k->has_cs_id != 0));
+    wr_u8(w, k->cs_id);
+    wr_u16(w, (uint16_t)kp_len);
+    wr_bytes(w, kp, kp_len);
+    wr_u64(w, k->t_ntp);
+    wr_str(w, k->gms_uri);
+    wr_bytes(w, k->digest, sizeof k->digest);
+    wr_u8(w, (uint8_t)(k->has_pseudonym != 0));
+    wr_bytes(w, k->pseudonym, sizeof k->pseudonym);
+    wr_u8(w, (uint8_t)(k->revoked != 0));
+    wr_u64(w, (uint64_t)k->received);
+}
+
+static mcx_status gkey_read(mcx_reader *r, mcx_keystore_group_key *k)
+{
+    uint8_t v;
+    uint16_t kp_len;
+    uint64_t t;
+    const uint8_t *kp;
+    memset(k, 0, sizeof *k);
+    MCX_GUARD(rd_str(r, "group ID", k->group_id, sizeof k->group_id));
+    MCX_GUARD(rd_flag(r, "group key kind", MCX_GROUP_KEY_KIND_MAX, &v));
+    k->kind = (mcx_group_key_kind)v;
+    MCX_GUARD(rd_u32(r, "group key ID", &k->key_id));
+    MCX_GUARD(rd_u8(r, "group key length", &v));
+    if (v != 16 && v != 32)
+        return rd_fail(r, MCX_E_ENCODING, "group key length is %u", v);
+    k->key_len = v;
+    MCX_GUARD(rd_copy(r, "group key", k->key_len, k->key));
+    MCX_GUARD(rd_u8(r, "RAND length", &v));
+    k->rand_len = v;
+    MCX_GUARD(rd_copy(r, "RAND", k->rand_len, k->rand));
+    MCX_GUARD(rd_str(r, "group key owner", k->owner_uri, sizeof k->owner_uri));
+    MCX_GUARD(rd_u32(r, "GUK-ID", &k->guk_id));
+    MCX_GUARD(rd_flag(r, "CS-ID flag", 1, &v));
+    k->has_cs_id = v;
+    MCX_GUARD(rd_u8(r, "CS-ID", &k->cs_id));
+    MCX_GUARD(rd_u16(r, "key parameters length", &kp_len));
+    MCX_GUARD(rd_bytes(r, "key parameters", kp_len, &kp));
+    mcx_status st = mcx_kp_decode(kp, kp_len, &k->params);
+    if (st != MCX_OK)
+        return rd_fail(r, MCX_E_ENCODING, "group key parameters do not decode");
+    MCX_GUARD(rd_u64(r, "T", &k->t_ntp));
+    MCX_GUARD(rd_str(r, "GMS identity", k->gms_uri, sizeof k->gms_uri));
+    MCX_GUARD(rd_copy(r, "I_MESSAGE digest", sizeof k->digest, k->digest));
+    MCX_GUARD(rd_flag(r, "pseudonym flag", 1, &v));
+    k->has_pseudonym = v;
+    MCX_GUARD(rd_copy(r, "pseudonym", sizeof k->pseudonym, k->pseudonym));
+    MCX_GUARD(rd_flag(r, "revoked flag", 1, &v));
+    k->revoked = v;
+    MCX_GUARD(rd_u64(r, "received", &t));
+    k->received = (int64_t)t;
+    if (k->group_id[0] == '\0' || mcx_key_id_purpose(k->key_id) != kind_tag(k->kind))
+        return rd_fail(r, MCX_E_ENCODING,
+                       "a group key without group ID or with a key ID of "
+                       "another purpose");
+    return MCX_OK;
+}
+
+static mcx_status reserve_gkeys(mcx_keystore *ks, size_t need)
+{
+    if (need <= ks->cap_gkeys)
+        return MCX_OK;
+    if (need > MCX_KEYSTORE_MAX_GROUP_KEYS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d group keys",
+                        MCX_KEYSTORE_MAX_GROUP_KEYS);
+    size_t cap = ks->cap_gkeys == 0 ? 8 : ks->cap_gkeys * 2;
+    while (cap < need)
+        cap *= 2;
+    if (cap > MCX_KEYSTORE_MAX_GROUP_KEYS)
+        cap = MCX_KEYSTORE_MAX_GROUP_KEYS;
+    mcx_keystore_group_key *n = mcx_secure_alloc(cap * sizeof *n);
+    if (n == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    if (ks->gkeys != NULL)
+        memcpy(n, ks->gkeys, ks->n_gkeys * sizeof *n);
+    mcx_secure_free(ks->gkeys);
+    ks->gkeys = n;
+    ks->cap_gkeys = cap;
+    return MCX_OK;
+}
+
+static mcx_keystore_group_key *find_gkey(const mcx_keystore *ks, const char *group_id,
+                                         mcx_group_key_kind kind, uint32_t key_id)
+{
+    for (size_t i = 0; i < ks->n_gkeys; i++)
+        if (ks->gkeys[i].key_id == key_id && ks->gkeys[i].kind == kind &&
+            strcmp(ks->gkeys[i].group_id, group_id) == 0)
+            return &ks->gkeys[i];
+    return NULL;
+}
+
+static mcx_keystore_group_info *find_group(const mcx_keystore *ks, const char *group_id)
+{
+    for (size_t i = 0; i < ks->n_groups; i++)
+        if (strcmp(ks->groups[i].group_id, group_id) == 0)
+            return &ks->groups[i];
+    return NULL;
+}
+
+mcx_status mcx_keystore_group_key_add(mcx_keystore *ks, const mcx_keystore_group_key *k)
+{
+    if (ks == NULL || k == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group key");
+    uint8_t kp[KS_KP_MAX];
+    size_t kp_len;
+    mcx_status st = gkey_check(k, kp, &kp_len);
+    if (st != MCX_OK)
+        return st == MCX_E_ARG ? st : MCX_FAIL(MCX_E_ARG, "keystore: %s", mcx_last_error());
+    mcx_keystore_group_key *slot = find_gkey(ks, k->group_id, k->kind, k->key_id);
+    if (slot != NULL) {
+        /* replaced: moved to the end, so "stored last" breaks ties of T */
+        size_t i = (size_t)(slot - ks->gkeys);
+        memmove(ks->gkeys + i, ks->gkeys + i + 1, (ks->n_gkeys - i - 1) * sizeof *ks->gkeys);
+        ks->n_gkeys--;
+        mcx_memzero(ks->gkeys + ks->n_gkeys, sizeof *ks->gkeys);
+    } else {
+        MCX_GUARD(reserve_gkeys(ks, ks->n_gkeys + 1));
+    }
+    ks->gkeys[ks->n_gkeys++] = *k;
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_group_key_find(const mcx_keystore *ks, const char *group_id,
+                                       mcx_group_key_kind kind, uint32_t key_id,
+                                       const mcx_keystore_group_key **out)
+{
+    if (ks == NULL || group_id == NULL || out == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group");
+    *out = find_gkey(ks, group_id, kind, key_id);
+    if (*out == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no %s %08X held for group '%.200s'",
+                        mcx_group_key_kind_name(kind) ? mcx_group_key_kind_name(kind) : "key",
+                        (unsigned)key_id, group_id);
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_group_key_latest(const mcx_keystore *ks, const char *group_id,
+                                         mcx_group_key_kind kind,
+                                         const mcx_keystore_group_key **out)
+{
+    if (ks == NULL || group_id == NULL || out == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group");
+    *out = NULL;
+    for (size_t i = 0; i < ks->n_gkeys; i++) {
+        const mcx_keystore_group_key *k = &ks->gkeys[i];
+        if (k->kind != kind || k->revoked || strcmp(k->group_id, group_id) != 0)
+            continue;
+        if (*out == NULL || k->t_ntp >= (*out)->t_ntp)
+            *out = k;
+    }
+    if (*out == NULL)
+        return MCX_FAIL(MCX_E_NO_KEY, "keystore: no %s held for group '%.200s' (or all revoked)",
+                        mcx_group_key_kind_name(kind) ? mcx_group_key_kind_name(kind) : "key",
+                        group_id);
+    return MCX_OK;
+}
+
+size_t mcx_keystore_group_key_count(const mcx_keystore *ks)
+{
+    return ks != NULL ? ks->n_gkeys : 0;
+}
+
+mcx_status mcx_keystore_group_key_at(const mcx_keystore *ks, size_t i,
+                                     const mcx_keystore_group_key **out)
+{
+    if (ks == NULL || out == NULL || i >= ks->n_gkeys)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no group key %zu", i);
+    *out = &ks->gkeys[i];
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_group_mark_revoked(mcx_keystore *ks, const char *group_id, int kind,
+                                           uint32_t key_id, size_t *n)
+{
+    if (n != NULL)
+        *n = 0;
+    if (ks == NULL || group_id == NULL || kind < -1 || kind > MCX_GROUP_KEY_KIND_MAX)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group");
+    size_t marked = 0;
+    for (size_t i = 0; i < ks->n_gkeys; i++) {
+        mcx_keystore_group_key *k = &ks->gkeys[i];
+        if ((kind >= 0 && k->kind != (mcx_group_key_kind)kind) ||
+            (key_id != 0 && k->key_id != key_id) || strcmp(k->group_id, group_id) != 0)
+            continue;
+        k->revoked = 1;
+        marked++;
+    }
+    if (n != NULL)
+        *n = marked;
+    if (marked == 0)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no key %08X held for group '%.200s'",
+                        (unsigned)key_id, group_id);
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_group_remove(mcx_keystore *ks, const char *group_id, size_t *n)
+{
+    if (n != NULL)
+        *n = 0;
+    if (ks == NULL || group_id == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group");
+    size_t k = 0;
+    for (size_t i = 0; i < ks->n_gkeys; i++) {
+        if (strcmp(ks->gkeys[i].group_id, group_id) == 0)
+            continue;
+        if (k != i)
+            ks->gkeys[k] = ks->gkeys[i];
+        k++;
+    }
+    if (n != NULL)
+        *n = ks->n_gkeys - k;
+    mcx_memzero(ks->gkeys + k, (ks->n_gkeys - k) * sizeof *ks->gkeys);
+    ks->n_gkeys = k;
+    mcx_keystore_group_info *g = find_group(ks, group_id);
+    if (g != NULL) {
+        size_t gi = (size_t)(g - ks->groups);
+        ks->n_all_members -= g->n_members;
+        group_info_clear(g);
+        memmove(ks->groups + gi, ks->groups + gi + 1, (ks->n_groups - gi - 1) * sizeof *g);
+        ks->n_groups--;
+    }
+    return MCX_OK;
+}
+
+/* ---- group descriptions ---- */
+
+static int text_ok(const char *s, size_t cap)
+{
+    return s != NULL && strlen(s) < cap;
+}
+
+mcx_status mcx_keystore_group_set_info(mcx_keystore *ks, const char *group_id, const char *gms_uri,
+                                       const char *display_name, const char *kind,
+                                       const char *const *members, size_t n_members,
+                                       int64_t updated)
+{
+    if (ks == NULL || group_id == NULL || group_id[0] == '\0' ||
+        !text_ok(group_id, MCX_GROUP_ID_MAX) || (members == NULL && n_members > 0))
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group ID (or longer than %d)",
+                        MCX_GROUP_ID_MAX - 1);
+    if (!text_ok(gms_uri != NULL ? gms_uri : "", MCX_GROUP_ID_MAX) ||
+        !text_ok(display_name != NULL ? display_name : "", MCX_GROUP_ID_MAX) ||
+        !text_ok(kind != NULL ? kind : "", 16))
+        return MCX_FAIL(MCX_E_ARG, "keystore: group GMS, name or kind too long");
+    if (n_members > MCX_KEYSTORE_MAX_MEMBERS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: group of %zu members (at most %d)", n_members,
+                        MCX_KEYSTORE_MAX_MEMBERS);
+    for (size_t i = 0; i < n_members; i++)
+        if (members[i] == NULL || members[i][0] == '\0' || !text_ok(members[i], MCX_GROUP_ID_MAX))
+            return MCX_FAIL(MCX_E_ARG, "keystore: member %zu is empty or too long", i);
+    mcx_keystore_group_info *g = find_group(ks, group_id);
+    size_t others = ks->n_all_members - (g != NULL ? g->n_members : 0);
+    if (others + n_members > MCX_KEYSTORE_MAX_ALL_MEMBERS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d members over all groups",
+                        MCX_KEYSTORE_MAX_ALL_MEMBERS);
+    if (g == NULL && ks->n_groups >= MCX_KEYSTORE_MAX_GROUPS)
+        return MCX_FAIL(MCX_E_LENGTH, "keystore: more than %d groups", MCX_KEYSTORE_MAX_GROUPS);
+    mcx_keystore_group_info n;
+    memset(&n, 0, sizeof n);
+    snprintf(n.group_id, sizeof n.group_id, "%s", group_id);
+    snprintf(n.gms_uri, sizeof n.gms_uri, "%s", gms_uri != NULL ? gms_uri : "");
+    snprintf(n.display_name, sizeof n.display_name, "%s", display_name != NULL ? display_name : "");
+    snprintf(n.kind, sizeof n.kind, "%s", kind != NULL ? kind : "");
+    n.updated = updated;
+    if (n_members > 0 && (n.members = calloc(n_members, sizeof *n.members)) == NULL)
+        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+    for (size_t i = 0; i < n_members; i++) {
+        if ((n.members[i] = strdup(members[i])) == NULL) {
+            group_info_clear(&n);
+            return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+        }
+        n.n_members++;
+    }
+    if (g == NULL) {
+        mcx_keystore_group_info *a = realloc(ks->groups, (ks->n_groups + 1) * sizeof *a);
+        if (a == NULL) {
+            group_info_clear(&n);
+            return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+        }
+        ks->groups = a;
+        g = &a[ks->n_groups++];
+    } else {
+        group_info_clear(g);
+    }
+    *g = n;
+    ks->n_all_members = others + n_members;
+    return MCX_OK;
+}
+
+mcx_status mcx_keystore_group_info_find(const mcx_keystore *ks, const char *group_id,
+                                        const mcx_keystore_group_info **out)
+{
+    if (ks == NULL || group_id == NULL || out == NULL)
+        return MCX_FAIL(MCX_E_ARG, "keystore: no group");
+    *out = find_group(ks, group_id);
+    if (*out == NULL)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no group document kept for '%.200s'", group_id);
+    return MCX_OK;
+}
+
+size_t mcx_keystore_group_info_count(const mcx_keystore *ks)
+{
+    return ks != NULL ? ks->n_groups : 0;
+}
+
+mcx_status mcx_keystore_group_info_at(const mcx_keystore *ks, size_t i,
+                                      const mcx_keystore_group_info **out)
+{
+    if (ks == NULL || out == NULL || i >= ks->n_groups)
+        return MCX_FAIL(MCX_E_NOT_FOUND, "keystore: no group %zu", i);
+    *out = &ks->groups[i];
+    return MCX_OK;
+}
+
+/* ---- the group section of the file ---- */
+
+static void groups_write(const mcx_keystore *ks, mcx_writer *w)
+{
+    wr_u32(w, (uint32_t)ks->n_gkeys);
+    for (size_t i = 0; i < ks->n_gkeys; i++)
+        gkey_write(w, &ks->gkeys[i]);
+    wr_u32(w, (uint32_t)ks->n_groups);
+    for (size_t i = 0; i < ks->n_groups; i++) {
+        const mcx_keystore_group_info *g = &ks->groups[i];
+        wr_str(w, g->group_id);
+        wr_str(w, g->gms_uri);
+        wr_str(w, g->display_name);
+        wr_str(w, g->kind);
+        wr_u64(w, (uint64_t)g->updated);
+        wr_u32(w, (uint32_t)g->n_members);
+        for (size_t m = 0; m < g->n_members; m++)
+            wr_str(w, g->members[m]);
+    }
+}
+
+static mcx_status groups_read(mcx_keystore *ks, mcx_reader *r)
+{
+    uint32_t nk, ng;
+    MCX_GUARD(rd_u32(r, "group key count", &nk));
+    if (nk > MCX_KEYSTORE_MAX_GROUP_KEYS)
+        return rd_fail(r, MCX_E_ENCODING, "%u group keys", nk);
+    MCX_GUARD(reserve_gkeys(ks, nk));
+    for (uint32_t i = 0; i < nk; i++) {
+        mcx_keystore_group_key *k = &ks->gkeys[ks->n_gkeys];
+        MCX_GUARD(gkey_read(r, k));
+        ks->n_gkeys++;
+        if (find_gkey(ks, k->group_id, k->kind, k->key_id) != k)
+            return rd_fail(r, MCX_E_ENCODING, "a group key stored twice");
+    }
+    MCX_GUARD(rd_u32(r, "group count", &ng));
+    if (ng > MCX_KEYSTORE_MAX_GROUPS)
+        return rd_fail(r, MCX_E_ENCODING, "%u groups", ng);
+    mcx_status st = MCX_OK;
+    for (uint32_t i = 0; st == MCX_OK && i < ng; i++) {
+        char id[MCX_GROUP_ID_MAX], gms[MCX_GROUP_ID_MAX], name[MCX_GROUP_ID_MAX], kind[16];
+        uint64_t updated;
+        MCX_GUARD(rd_str(r, "group ID", id, sizeof id));
+        MCX_GUARD(rd_str(r, "group GMS", gms, sizeof gms));
+        MCX_GUARD(rd_str(r, "group name", name, sizeof name));
+        MCX_GUARD(rd_str(r, "group kind", kind, sizeof kind));
+        uint32_t nm;
+        MCX_GUARD(rd_u64(r, "group updated", &updated));
+        MCX_GUARD(rd_u32(r, "member count", &nm));
+        if (nm > MCX_KEYSTORE_MAX_MEMBERS)
+            return rd_fail(r, MCX_E_ENCODING, "%u members", nm);
+        if (id[0] == '\0' || find_group(ks, id) != NULL)
+            return rd_fail(r, MCX_E_ENCODING, "a group without ID or stored twice");
+        char **members = calloc(nm > 0 ? nm : 1, sizeof *members);
+        if (members == NULL)
+            return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+        for (uint32_t got = 0; st == MCX_OK && got < nm; got++) {
+            char m[MCX_GROUP_ID_MAX];
+            st = rd_str(r, "member", m, sizeof m);
+            if (st == MCX_OK && (members[got] = strdup(m)) == NULL)
+                st = MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
+            if (st != MCX_OK)
+                break;
+        }
+        if (st == MCX_OK)
+            st = mcx_keystore_group_set_info(ks, id, gms, name, kind, (const char *const *)members,
+                                             nm, (int64_t)updated);
+        if (st == MCX_E_ARG || st == MCX_E_LENGTH) {
+            char why[256]; /* copied: rd_fail writes the buffer mcx_last_error reads */
+            snprintf(why, sizeof why, "%s", mcx_last_error());
+            st = rd_fail(r, MCX_E_ENCODING, "a group that cannot be kept: %s", why);
+        }
+        for (uint32_t m = 0; m < nm; m++)
+            free(members[m]);
+        free(members);
+    }
+    return st;
 }
