@@ -127,12 +127,14 @@ struct sakke_lines {
     int n_steps;              /* number of doubling steps */
     signed char naf[NAF_MAX]; /* digit after each doubling step: -1, 0, +1 */
     size_t n_coef;
-    /* Per step, in order: a doubling step alone keeps its line (x_Q + beta) + (gamma y_Q) i as
-     * (beta, gamma); a doubling step followed by an addition keeps the product of its two lines,
-     * a polynomial in x_Q and y_Q once y_Q^2 = x_Q^3 - 3 x_Q is substituted:
-     *     (x_Q^2 + c3 x_Q^3 + c1 x_Q + c0) + (e1 x_Q y_Q + e0 y_Q) i
-     * as (c3, c1, c0, e1, e0): 4M to evaluate instead of 2M + 2M for the two lines, and one F_p^2
-     * multiplication instead of two. */
+    /* Every line is kept "y-normalised": the line y - y_C - lambda (x - x_C) of RFC 6508 §3.2
+     * at the distorted point (-x_Q, i y_Q) is (lambda x_Q + c) + y_Q i with c = lambda x_C - y_C
+     * (any factor in F_p vanishes in PF_p). Per step, in order: a doubling step alone keeps
+     * (lambda, c); a doubling step followed by an addition keeps the product of its two lines, a
+     * polynomial in x_Q and y_Q once y_Q^2 = x_Q^3 - 3 x_Q is substituted:
+     *     (-x_Q^3 + a2 x_Q^2 + a1 x_Q + a0) + (e1 x_Q y_Q + e0 y_Q) i
+     * as (a2, a1, a0, e1, e0): 4M to evaluate instead of 1M + 1M for the two lines and an F_p^2
+     * multiplication more. */
     fp *coef;
 };
 
@@ -174,88 +176,102 @@ static int naf_q_minus_1(signed char *digits)
     return m;
 }
 
-/* C = 2C (dbl-2001-b, a = -3) and the doubling line of RFC 6508 3.2 through C, multiplied by
- * Z^6: (alpha delta) x_Q + (alpha X - 2 Y^2) + (2 Y Z delta) y_Q i, sharing the doubling's
- * intermediate values: 3M beyond the doubling. */
-static void dbl_with_line(ec_jac *C, fp *num_b, fp *num_g, fp *den)
+/* What the backward pass needs of a doubling step C -> 2C: alpha = 3(X^2 - Z^4), the slope's
+ * numerator (lambda = alpha / Z3), nb = alpha X - 2 Y^2 (c = nb / (2 Y Z^3)) and 2Y
+ * (Z3 = 2Y Z, so 1/Z = 2Y / Z3). */
+typedef struct dbl_rec {
+    fp alpha, nb, y2;
+} dbl_rec;
+
+/* ... and of an addition step C -> C + A: r = 2(Z^3 A_y - Y) (lambda = r / Z3) and 2H with
+ * H = Z^2 A_x - X (Z3 = 2 H Z, so 1/Z = 2H / Z3). */
+typedef struct add_rec {
+    fp r, h2;
+} add_rec;
+
+/* C = 2C (dbl-2001-b, a = -3: 3M + 5S) and the record of its line: 1M more. */
+static void dbl_forward(ec_jac *C, dbl_rec *rec)
 {
-    fp delta, gamma, beta, alpha, t1, t2;
+    fp delta, gamma, beta, t1, t2;
     fp_sqr(&delta, &C->Z, P);
     fp_sqr(&gamma, &C->Y, P);
     fp_mul(&beta, &C->X, &gamma, P);
     fp_sub(&t1, &C->X, &delta, P);
     fp_add(&t2, &C->X, &delta, P);
-    fp_mul(&alpha, &t1, &t2, P);
-    fp_add(&t1, &alpha, &alpha, P);
-    fp_add(&alpha, &alpha, &t1, P); /* 3(X - delta)(X + delta) */
-    /* line */
-    fp_mul(den, &alpha, &delta, P);
-    fp_mul(num_b, &alpha, &C->X, P);
+    fp_mul(&rec->alpha, &t1, &t2, P);
+    fp_add(&t1, &rec->alpha, &rec->alpha, P);
+    fp_add(&rec->alpha, &rec->alpha, &t1, P); /* 3(X - delta)(X + delta) */
+    fp_mul(&rec->nb, &rec->alpha, &C->X, P);
     fp_add(&t1, &gamma, &gamma, P);
-    fp_sub(num_b, num_b, &t1, P);
+    fp_sub(&rec->nb, &rec->nb, &t1, P); /* alpha X - 2 Y^2 */
+    fp_dbl(&rec->y2, &C->Y, P);
     /* Z3 = 2 Y Z = (Y + Z)^2 - gamma - delta */
     fp_add(&t1, &C->Y, &C->Z, P);
     fp_sqr(&t1, &t1, P);
     fp_sub(&t1, &t1, &gamma, P);
     fp_sub(&C->Z, &t1, &delta, P);
-    fp_mul(num_g, &C->Z, &delta, P);
     /* X3 = alpha^2 - 8 beta */
     fp_dbl(&beta, &beta, P);
     fp_dbl(&beta, &beta, P);
-    fp_sqr(&t1, &alpha, P);
+    fp_sqr(&t1, &rec->alpha, P);
     fp_dbl(&t2, &beta, P);
     fp_sub(&C->X, &t1, &t2, P);
     /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
     fp_sub(&t1, &beta, &C->X, P);
-    fp_mul(&t1, &alpha, &t1, P);
+    fp_mul(&t1, &rec->alpha, &t1, P);
     fp_sqr(&gamma, &gamma, P);
     fp_dbl(&gamma, &gamma, P);
     fp_dbl(&gamma, &gamma, P);
     fp_dbl(&gamma, &gamma, P);
     fp_sub(&C->Y, &t1, &gamma, P);
+    mcx_memzero(&delta, sizeof delta);
+    mcx_memzero(&beta, sizeof beta);
+    mcx_memzero(&t1, sizeof t1);
+    mcx_memzero(&t2, sizeof t2);
 }
 
-/* C = C + A (madd-2007-bl, A affine, A != +-C) and the addition line of RFC 6508 3.2 through C
- * and A, multiplied by -Z^3: (S2 - Y) x_Q + (X Z A_y - A_x Y) + (H Z) y_Q i, where S2 = Z^3 A_y
- * and H = Z^2 A_x - X come from the addition: 2M beyond it. */
-static void add_with_line(ec_jac *C, const ec_affine *A, fp *num_b, fp *num_g, fp *den)
+/* C = C + A (madd-2007-bl with Z3 = 2 H Z, A affine, A != +-C: 8M + 3S) and its record. */
+static void add_forward(ec_jac *C, const ec_affine *A, add_rec *rec)
 {
-    fp z1z1, u2, ayz, s2, h, hh, i, j, r, v, t;
+    fp z1z1, u2, s2, h, hh, i, j, v, t, x3;
     fp_sqr(&z1z1, &C->Z, P);
     fp_mul(&u2, &A->x, &z1z1, P);
-    fp_mul(&ayz, &A->y, &C->Z, P);
-    fp_mul(&s2, &ayz, &z1z1, P);
+    fp_mul(&s2, &A->y, &C->Z, P);
+    fp_mul(&s2, &s2, &z1z1, P);
     fp_sub(&h, &u2, &C->X, P);
-    /* line */
-    fp_sub(den, &s2, &C->Y, P);
-    fp_mul(num_b, &C->X, &ayz, P);
-    fp_mul(&t, &A->x, &C->Y, P);
-    fp_sub(num_b, num_b, &t, P);
-    fp_mul(num_g, &h, &C->Z, P); /* H Z; Z3 = 2 H Z */
-    /* addition */
+    fp_dbl(&rec->h2, &h, P);
     fp_sqr(&hh, &h, P);
     fp_dbl(&i, &hh, P);
     fp_dbl(&i, &i, P);
     fp_mul(&j, &h, &i, P);
-    fp_sub(&r, &s2, &C->Y, P);
-    fp_dbl(&r, &r, P);
+    fp_sub(&rec->r, &s2, &C->Y, P);
+    fp_dbl(&rec->r, &rec->r, P);
     fp_mul(&v, &C->X, &i, P);
-    fp_dbl(&C->Z, num_g, P);
+    fp_mul(&C->Z, &C->Z, &rec->h2, P); /* 2 H Z */
     fp_mul(&t, &C->Y, &j, P);
     fp_dbl(&t, &t, P); /* 2 Y1 J */
-    fp x3;
-    fp_sqr(&x3, &r, P);
+    fp_sqr(&x3, &rec->r, P);
     fp_sub(&x3, &x3, &j, P);
     fp_sub(&x3, &x3, &v, P);
     fp_sub(&x3, &x3, &v, P);
     fp_sub(&v, &v, &x3, P);
-    fp_mul(&v, &r, &v, P);
+    fp_mul(&v, &rec->r, &v, P);
     fp_sub(&C->Y, &v, &t, P);
     C->X = x3;
+    mcx_memzero(&z1z1, sizeof z1z1);
+    mcx_memzero(&u2, sizeof u2);
+    mcx_memzero(&s2, sizeof s2);
+    mcx_memzero(&h, sizeof h);
+    mcx_memzero(&hh, sizeof hh);
+    mcx_memzero(&i, sizeof i);
+    mcx_memzero(&j, sizeof j);
+    mcx_memzero(&v, sizeof v);
+    mcx_memzero(&t, sizeof t);
 }
 
 mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgroup)
 {
+    *in_subgroup = 0;
     sakke_lines *l = calloc(1, sizeof *l);
     if (l == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory for pairing lines");
@@ -263,116 +279,109 @@ mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgro
     int n_add = 0;
     for (int i = 0; i < l->n_steps; i++)
         n_add += l->naf[i] != 0;
-    int n_lines = l->n_steps + n_add;
     l->n_coef = 2 * (size_t)(l->n_steps - n_add) + 5 * (size_t)n_add;
     l->coef = mcx_secure_alloc(sizeof(fp) * l->n_coef);
-    fp *beta = malloc(sizeof(fp) * (size_t)n_lines); /* wiped below, like the numerators */
-    fp *gamma = malloc(sizeof(fp) * (size_t)n_lines);
-    fp *num_b = malloc(sizeof(fp) * (size_t)n_lines);
-    fp *num_g = malloc(sizeof(fp) * (size_t)n_lines);
-    fp *den = malloc(sizeof(fp) * (size_t)n_lines);
+    size_t dbl_size = sizeof(dbl_rec) * (size_t)l->n_steps;
+    size_t add_size = sizeof(add_rec) * (size_t)(n_add > 0 ? n_add : 1);
+    dbl_rec *dr = malloc(dbl_size); /* wiped below: derived from the secret K */
+    add_rec *ar = malloc(add_size);
     mcx_status st = MCX_OK;
-    if (l->coef == NULL || beta == NULL || gamma == NULL || num_b == NULL || num_g == NULL ||
-        den == NULL) {
+    ec_jac C;
+    ec_affine negK;
+    fp iz, iz_old, t, lam1, c1, lam2, c2;
+    memset(&C, 0, sizeof C);
+    if (l->coef == NULL || dr == NULL || ar == NULL) {
         st = MCX_FAIL(MCX_E_NOMEM, "SAKKE: out of memory for pairing lines");
         goto out;
     }
 
-    /* Miller loop on C = K; each line is kept as numerators and a common denominator (the
-     * coefficient of x_Q), all denominators are inverted together at the end. */
-    ec_jac C;
+    /* Forward: Miller's loop on C = K keeps what each line needs; no line is formed yet. */
     ec_from_affine(&C, K);
-    ec_affine negK;
     ec_neg_affine(&negK, K, ~(uint64_t)0);
     int k = 0;
     for (int i = 0; i < l->n_steps; i++) {
-        dbl_with_line(&C, &num_b[k], &num_g[k], &den[k]);
-        k++;
-        if (l->naf[i] != 0) {
-            add_with_line(&C, l->naf[i] > 0 ? K : &negK, &num_b[k], &num_g[k], &den[k]);
-            k++;
-        }
+        dbl_forward(&C, &dr[i]);
+        if (l->naf[i] != 0)
+            add_forward(&C, l->naf[i] > 0 ? K : &negK, &ar[k++]);
     }
     /* C = [q-1]K; K is in the order-q subgroup iff C = -K */
     uint64_t sub = ec_jac_eq_affine(&C, &negK);
     MCX_CT_PUBLIC(&sub, sizeof sub); /* validation verdict */
-    *in_subgroup = sub != 0;
+    if (!sub)
+        goto out; /* no lines for a point the caller refuses */
+    *in_subgroup = 1;
 
-    /* batch inversion of the denominators (Montgomery's trick), blinded once */
-    beta[0] = den[0];
-    for (int j = 1; j < n_lines; j++)
-        fp_mul(&beta[j], &beta[j - 1], &den[j], P);
-    fp inv;
-    st = fp_inv_blinded(&inv, &beta[n_lines - 1], P);
+    /* Backward: every line needs 1/Z of the point it produced, and each step's Z3 is Z times a
+     * value the forward pass kept (2Y or 2H), so one inversion of the last Z gives them all at
+     * 1M a step, from the last step down (instead of a batch inversion of the lines'
+     * denominators at 3M a line, plus 2M a line to normalise them). */
+    st = fp_inv_blinded(&iz, &C.Z, P);
     if (st != MCX_OK)
         goto out;
-    for (int j = n_lines - 1; j >= 0; j--) {
-        fp di;
-        if (j > 0) {
-            fp_mul(&di, &inv, &beta[j - 1], P);
-            fp_mul(&inv, &inv, &den[j], P);
-        } else {
-            di = inv;
+    fp *c = l->coef + l->n_coef;
+    for (int i = l->n_steps - 1; i >= 0; i--) {
+        if (l->naf[i] != 0) {
+            /* the addition line through 2C and A = +-K: lambda = r / Z3, c = lambda A_x - A_y */
+            const add_rec *a = &ar[--k];
+            const ec_affine *A = l->naf[i] > 0 ? K : &negK;
+            fp_mul(&lam2, &a->r, &iz, P);
+            fp_mul(&c2, &lam2, &A->x, P);
+            fp_sub(&c2, &c2, &A->y, P);
+            fp_mul(&iz, &iz, &a->h2, P); /* 1/Z of 2C */
         }
-        fp_mul(&beta[j], &num_b[j], &di, P);
-        fp_mul(&gamma[j], &num_g[j], &di, P);
-    }
-    mcx_memzero(&inv, sizeof inv);
-    mcx_memzero(&C, sizeof C);
-    /* the per-step coefficients */
-    fp *c = l->coef;
-    k = 0;
-    for (int i = 0; i < l->n_steps; i++) {
+        /* the tangent at C: lambda = alpha / Z3, c = nb / (2 Y Z^3) = nb (1/Z3) (1/Z)^2 */
+        const dbl_rec *d = &dr[i];
+        fp_mul(&lam1, &d->alpha, &iz, P);
+        fp_mul(&iz_old, &iz, &d->y2, P);
+        fp_sqr(&t, &iz_old, P);
+        fp_mul(&t, &t, &iz, P);
+        fp_mul(&c1, &d->nb, &t, P);
+        iz = iz_old;
         if (l->naf[i] == 0) {
-            c[0] = beta[k];
-            c[1] = gamma[k];
-            c += 2;
-            k++;
+            c -= 2;
+            c[0] = lam1;
+            c[1] = c1;
             continue;
         }
-        const fp *b1 = &beta[k], *g1 = &gamma[k], *b2 = &beta[k + 1], *g2 = &gamma[k + 1];
-        fp gg, s1, s2;
-        fp_mul(&gg, g1, g2, P);   /* g1 g2 */
-        fp_neg(&c[0], &gg, P);    /* c3 = -g1 g2 */
-        fp_add(&c[1], b1, b2, P); /* c1 = b1 + b2 + 3 g1 g2 */
-        fp_add(&s1, &gg, &gg, P);
-        fp_add(&s1, &s1, &gg, P);
-        fp_add(&c[1], &c[1], &s1, P);
-        fp_mul(&c[2], b1, b2, P); /* c0 = b1 b2 */
-        fp_add(&c[3], g1, g2, P); /* e1 = g1 + g2 */
-        fp_add(&s1, b1, g1, P);   /* e0 = b1 g2 + b2 g1 = (b1 + g1)(b2 + g2) - b1 b2 - g1 g2 */
-        fp_add(&s2, b2, g2, P);
+        /* (lam1 x + c1 + y i)(lam2 x + c2 + y i) with y^2 = x^3 - 3x:
+         * -x^3 + lam1 lam2 x^2 + (lam1 c2 + lam2 c1 + 3) x + c1 c2 + ((lam1 + lam2) x + c1 + c2) y
+         * i */
+        c -= 5;
+        fp s1, s2;
+        fp_mul(&c[0], &lam1, &lam2, P); /* a2 */
+        fp_mul(&c[2], &c1, &c2, P);     /* a0 */
+        fp_add(&s1, &lam1, &c1, P);     /* a1 = (lam1 + c1)(lam2 + c2) - a2 - a0 + 3 */
+        fp_add(&s2, &lam2, &c2, P);
         fp_mul(&s1, &s1, &s2, P);
+        fp_sub(&s1, &s1, &c[0], P);
         fp_sub(&s1, &s1, &c[2], P);
-        fp_sub(&c[4], &s1, &gg, P);
-        mcx_memzero(&gg, sizeof gg);
+        fp_add(&c[1], &s1, &sakke_three, P);
+        fp_add(&c[3], &lam1, &lam2, P); /* e1 */
+        fp_add(&c[4], &c1, &c2, P);     /* e0 */
         mcx_memzero(&s1, sizeof s1);
         mcx_memzero(&s2, sizeof s2);
-        c += 5;
-        k += 2;
     }
 out:
-    if (beta != NULL)
-        mcx_memzero(beta, sizeof(fp) * (size_t)n_lines);
-    if (gamma != NULL)
-        mcx_memzero(gamma, sizeof(fp) * (size_t)n_lines);
-    if (num_b != NULL)
-        mcx_memzero(num_b, sizeof(fp) * (size_t)n_lines);
-    if (num_g != NULL)
-        mcx_memzero(num_g, sizeof(fp) * (size_t)n_lines);
-    if (den != NULL)
-        mcx_memzero(den, sizeof(fp) * (size_t)n_lines);
-    free(beta);
-    free(gamma);
-    free(num_b);
-    free(num_g);
-    free(den);
-    if (st != MCX_OK) {
+    mcx_memzero(&C, sizeof C);
+    mcx_memzero(&iz, sizeof iz);
+    mcx_memzero(&iz_old, sizeof iz_old);
+    mcx_memzero(&t, sizeof t);
+    mcx_memzero(&lam1, sizeof lam1);
+    mcx_memzero(&c1, sizeof c1);
+    mcx_memzero(&lam2, sizeof lam2);
+    mcx_memzero(&c2, sizeof c2);
+    if (dr != NULL)
+        mcx_memzero(dr, dbl_size);
+    if (ar != NULL)
+        mcx_memzero(ar, add_size);
+    free(dr);
+    free(ar);
+    if (st != MCX_OK || !*in_subgroup) {
         sakke_lines_free(l);
-        return st;
+        l = NULL;
     }
     *out = l;
-    return MCX_OK;
+    return st;
 }
 
 void sakke_lines_free(sakke_lines *l)
@@ -383,28 +392,29 @@ void sakke_lines_free(sakke_lines *l)
     free(l);
 }
 
-/* f *= (x_Q + beta) + (gamma y_Q) i : 1M for gamma y_Q, 3M Karatsuba */
-static void mul_line(fp2 *f, const fp *beta, const fp *gamma, const ec_affine *Q)
+/* f *= (lambda x_Q + c) + y_Q i : 1M for lambda x_Q, 3M Karatsuba */
+static void mul_line(fp2 *f, const fp *lam, const fp *c, const ec_affine *Q)
 {
     fp2 ln;
-    fp_add(&ln.a, &Q->x, beta, P);
-    fp_mul(&ln.b, gamma, &Q->y, P);
+    fp_mul(&ln.a, lam, &Q->x, P);
+    fp_add(&ln.a, &ln.a, c, P);
+    ln.b = Q->y;
     fp2_mul(f, f, &ln);
     mcx_memzero(&ln, sizeof ln); /* derived from the secret RSK's lines */
 }
 
-/* f *= (x^2 + c3 x^3 + c1 x + c0) + (e1 xy + e0 y) i with x^2, x^3, xy of Q precomputed; each
+/* f *= (-x^3 + a2 x^2 + a1 x + a0) + (e1 xy + e0 y) i with x^2, x^3, xy of Q precomputed; each
  * part's two products are added before one reduction */
 static void mul_quad(fp2 *f, const fp *c, const fp pw[3], const ec_affine *Q)
 {
     fp2 ln;
     fp_wide w1, w2;
-    fp_mul_wide(&w1, &c[0], &pw[1]);
+    fp_mul_wide(&w1, &c[0], &pw[0]);
     fp_mul_wide(&w2, &c[1], &Q->x);
     fp_wide_add(&w1, &w1, &w2, P);
     fp_redc(&ln.a, &w1, P);
     fp_add(&ln.a, &ln.a, &c[2], P);
-    fp_add(&ln.a, &ln.a, &pw[0], P);
+    fp_sub(&ln.a, &ln.a, &pw[1], P);
     fp_mul_wide(&w1, &c[3], &pw[2]);
     fp_mul_wide(&w2, &c[4], &Q->y);
     fp_wide_add(&w1, &w1, &w2, P);
