@@ -12,5 +12,6 @@ extern const cli_group mcx_login_group;
 extern const cli_group mcx_token_group;
 extern const cli_group mcx_kms_group;
 extern const cli_group mcx_keys_group;
+extern const cli_group mcx_group_group;
 
 #endif

@@ -5,7 +5,7 @@
 
 static const cli_group *const groups[] = {
     &mcx_crypto_group, &mcx_mikey_group, &mcx_idms_group, &mcx_login_group,
-    &mcx_token_group,  &mcx_kms_group,   &mcx_keys_group,
+    &mcx_token_group,  &mcx_kms_group,   &mcx_keys_group, &mcx_group_group,
 };
 
 int main(int argc, char **argv)
