@@ -8,7 +8,7 @@
  * MKI = PCK-ID (4 octets).
  *
  * Packets are RTP header || ciphertext || tag (16) || MKI: for AEAD the MKI follows the tag
- * (RFC 7714 §8, Figure 2 and RFC 3711 §3.1: the MKI is not authenticated).
+ * (RFC 7714 §8.2 and RFC 3711 §3.1: the MKI is not authenticated).
  *
  * Senders and receivers are opaque heap objects; neither is thread-safe (one per media thread). */
 #ifndef MCXSEC_MEDIA_H
@@ -86,7 +86,7 @@ MCX_API MCX_MUST_CHECK mcx_status mcx_media_sender_new_group(mcx_media_sender **
 
 /* Protect the RTP packet of len octets at pkt in place; cap is the buffer's size, at least
  * len + MCX_MEDIA_TRAILER_BYTES. *out_len receives the SRTP packet's length. Every (SSRC, index)
- * is protected once only (keystream reuse, RFC 7714 §9.1). Errors: MCX_E_ARG, MCX_E_LENGTH (short
+ * is protected once only (keystream reuse, RFC 7714 §8.4). Errors: MCX_E_ARG, MCX_E_LENGTH (short
  * RTP packet, too small a buffer), MCX_E_ENCODING (not RTP version 2), MCX_E_REPLAY (the index was
  * protected before), MCX_E_INTERNAL. */
 MCX_API MCX_MUST_CHECK mcx_status mcx_media_protect(mcx_media_sender *s, uint8_t *pkt, size_t len,

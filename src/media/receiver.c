@@ -496,7 +496,7 @@ static mcx_status unprotect(mcx_media_receiver *r, const uint8_t *in, size_t len
     MCX_GUARD(media_rtp_header(in, len, "unprotect", &hdr_len, &ssrc));
     if (len > INT_MAX)
         return MCX_FAIL(MCX_E_LENGTH, "media: SRTP packet of %zu octets", len);
-    /* RFC 7714 §8 Figure 2 (RFC 3711 §3.1): header || ciphertext || tag || MKI, the MKI last */
+    /* RFC 7714 §8.2 (RFC 3711 §3.1): header || ciphertext || tag || MKI, the MKI last */
     if (len < hdr_len + MCX_MEDIA_TAG_BYTES + MCX_MEDIA_PRIVATE_MKI_BYTES)
         return MCX_FAIL(MCX_E_LENGTH,
                         "media: SRTP packet of %zu octets, header %zu + tag %d + MKI needs more",

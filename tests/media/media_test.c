@@ -181,7 +181,7 @@ static void test_rfc7714_through_libsrtp2(void)
     oracle_kdf(k.master_key, k.master_salt, 12, 0x02, ss, 12); /* SRTP salt */
     CHECK(oracle_gcm(sk, ss, 0, plain, pl, 12, oracle, NULL) == pl + 16);
     CHECK_MEM(pkt, oracle, pl + 16);
-    CHECK_MEM(pkt + pl + 16, k.mki, 8); /* RFC 7714 §8 Figure 2: MKI after the tag */
+    CHECK_MEM(pkt + pl + 16, k.mki, 8); /* RFC 7714 §8.2: MKI after the tag */
     mcx_media_sender_free(snd);
     vec_free(f);
 }
@@ -577,7 +577,7 @@ static int cmp_derived(const void *a, const void *b)
     return memcmp(a, b, sizeof(derived));
 }
 
-/* Deterministic GMK number i, attempt j: SHA-256 free, just the KDF of a fixed seed. */
+/* GMK number i and its GMK-ID, deterministic: the KDF of a fixed key over i. */
 static void make_gmk(uint32_t i, uint8_t gmk[16], uint32_t *gmk_id)
 {
     uint8_t out[MCX_KDF_OUT_BYTES],
