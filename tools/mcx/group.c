@@ -111,9 +111,9 @@ static int client_init(cli_ctx *ctx, client *cl, int keystore_flags)
         return cli_fail(ctx, s, "token file");
     if ((s = mcx_tokens_load(&cl->t, tpath)) != MCX_OK)
         return cli_fail(ctx, s, "loading the tokens");
-    if (cli_has(ctx, "user"))
+    if (keystore_flags >= 0 && cli_has(ctx, "user"))
         cl->user = strdup(cli_str(ctx, "user"));
-    else if ((cl->user = mcptt_id_of(cl->t.access_token)) == NULL)
+    else if (keystore_flags >= 0 && (cl->user = mcptt_id_of(cl->t.access_token)) == NULL)
         cl->user = mcptt_id_of(cl->t.id_token);
     if (cl->user == NULL && keystore_flags >= 0) {
         client_done(cl);
@@ -362,7 +362,10 @@ static int on_event(void *arg, const mcx_group_event *ev)
     json_decref(o);
     if (text == NULL || printf("%s\n", text) < 0 || fflush(stdout) != 0)
         w->write_failed = 1;
-    free(text);
+    json_free_t jfree = NULL;
+    json_get_alloc_funcs(NULL, &jfree); /* the CLI's zeroising allocator */
+    if (text != NULL && jfree != NULL)
+        jfree(text);
     w->seen++;
     return w->write_failed || (w->count > 0 && w->seen >= w->count);
 }
