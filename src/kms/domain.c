@@ -224,8 +224,11 @@ mcx_status mcx_kms_open(mcx_kms **out, mcx_store *st, const mcx_kms_secrets *sec
     if (s == MCX_OK &&
         (mcx_hex_decode(rows[S_Z].value, k->Z, sizeof k->Z, &n) != MCX_OK || n != sizeof k->Z))
         s = MCX_FAIL(MCX_E_STORE, "KMS: setting z is malformed");
-    if (s == MCX_OK && check_settings(&k->settings) != MCX_OK)
-        s = MCX_FAIL(MCX_E_STORE, "KMS: the stored settings are invalid: %s", mcx_last_error());
+    if (s == MCX_OK && check_settings(&k->settings) != MCX_OK) {
+        char why[400]; /* copied: mcx_fail writes the buffer mcx_last_error reads */
+        snprintf(why, sizeof why, "%s", mcx_last_error());
+        s = MCX_FAIL(MCX_E_STORE, "KMS: the stored settings are invalid: %s", why);
+    }
     if (s == MCX_OK && secrets != NULL) {
         if (!mcx_ct_equal(secrets->kpak, k->kpak, sizeof k->kpak) ||
             !mcx_ct_equal(secrets->Z, k->Z, sizeof k->Z)) {
@@ -557,12 +560,15 @@ mcx_status mcx_kms_certcache_put(mcx_store *st, const char *kms_uri, const char 
     if (c == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
     mcx_status s = kms_certcache_parse(cert_xml, c);
+    if (s != MCX_OK && s != MCX_E_NOMEM) {
+        char why[400]; /* copied: mcx_fail writes the buffer mcx_last_error reads */
+        snprintf(why, sizeof why, "%s", mcx_last_error());
+        s = MCX_FAIL(MCX_E_ARG, "KMS: not a KmsCertificate: %s", why);
+    }
     if (s == MCX_OK && strcmp(c->kms_uri, kms_uri) != 0)
         s = MCX_FAIL(MCX_E_ARG, "KMS: the certificate is of KmsUri \"%.200s\", not \"%.200s\"",
                      c->kms_uri, kms_uri);
     free(c);
-    if (s == MCX_E_ENCODING || s == MCX_E_LENGTH)
-        return MCX_FAIL(MCX_E_ARG, "KMS: not a KmsCertificate: %s", mcx_last_error());
     MCX_GUARD(s);
     MCX_GUARD(kms_schema_migrate(st));
     MCX_GUARD(mcx_store_begin(st));
