@@ -8,12 +8,14 @@
 
 #include "common/error_internal.h"
 #include "gms/gms_internal.h"
+#include "mcxsec/media.h"
 #include "mcxsec/mem.h"
 
 #define NTP_UNIX_OFFSET  2208988800u
 #define DEFAULT_LIFETIME (30u * 86400u)
 #define MAX_REGROUP      16
 #define COMMIT_RETRIES   3
+#define GMK_DRAWS        16 /* a collision-free GMK is found in one or two draws */
 
 /* SQL valid for SQLite and PostgreSQL (store.h). A context row and its keys and messages are
  * written once and never updated, except the context's status and revoked_at. Removed members
@@ -399,6 +401,30 @@ static mcx_status new_context(mcx_gms *g, const char *group, uint64_t context, i
     return MCX_OK;
 }
 
+/* A member's SRTP keys derive from (GMK, GUK-ID, RAND), and the GUK-ID keeps only 28 bits of
+ * the member's salt (TS 33.180 F.1.3): two members whose GUK-IDs collide would share a key stream.
+ * With 10,000 members that happens for about one GMK in six, so the GMK (and its ID) is drawn
+ * again until no two members' GUK-IDs collide. */
+static mcx_status guk_collisions(const gms_context *c, const char *const *members, size_t n,
+                                 size_t *pairs)
+{
+    return mcx_media_guk_collisions(c->keys[0].key, GMS_KEY_BYTES, c->keys[0].key_id, members, n,
+                                    pairs);
+}
+
+static mcx_status draw_collision_free(gms_context *c, const char *const *members, size_t n)
+{
+    for (int i = 0; i < GMK_DRAWS; i++) {
+        size_t pairs = 0;
+        MCX_GUARD(guk_collisions(c, members, n, &pairs));
+        if (pairs == 0)
+            return MCX_OK;
+        MCX_GUARD(mcx_key_id_new(MCX_KEY_GMK, &c->keys[0].key_id));
+        MCX_GUARD(mcx_random(c->keys[0].key, GMS_KEY_BYTES));
+    }
+    return MCX_FAIL(MCX_E_INTERNAL, "GMS: no GMK without GUK-ID collisions in %d draws", GMK_DRAWS);
+}
+
 /* The context's keys from the store, unsealed. */
 static mcx_status load_context(mcx_gms *g, mcx_store *st, const char *group, uint64_t context,
                                gms_context *c)
@@ -549,6 +575,8 @@ static mcx_status rekey_locked_retry(mcx_gms *g, mcx_store *st, const char *id, 
         gms_message *msgs = NULL;
         size_t n_msgs = 0;
         mcx_status s = new_context(g, id, info.context + 1, info.has_mkfc, info.has_gdk, now, &c);
+        if (s == MCX_OK)
+            s = draw_collision_free(&c, (const char *const *)members.v, members.n);
         if (s == MCX_OK) {
             n_msgs = members.n * c.n_keys;
             msgs = calloc(n_msgs ? n_msgs : 1, sizeof *msgs);
@@ -644,6 +672,11 @@ static mcx_status create_group(mcx_gms *g, mcx_store *st, const mcx_gms_group_sp
 {
     gms_context c;
     MCX_GUARD(new_context(g, spec->id, 1, spec->mkfc, spec->gdk, now, &c));
+    mcx_status dc = draw_collision_free(&c, (const char *const *)members->v, members->n);
+    if (dc != MCX_OK) {
+        mcx_memzero(&c, sizeof c);
+        return dc;
+    }
     size_t n_msgs = members->n * c.n_keys;
     gms_message *msgs = calloc(n_msgs ? n_msgs : 1, sizeof *msgs);
     if (msgs == NULL) {
@@ -726,6 +759,28 @@ mcx_status mcx_gms_group_create(mcx_gms *g, mcx_store *st, const mcx_gms_group_s
     return info != NULL ? mcx_gms_group_get(st, spec->id, info) : MCX_OK;
 }
 
+/* Add members without keys, then make a new context for everyone. */
+static mcx_status add_then_rekey(mcx_gms *g, mcx_store *st, const char *id, const str_list *add,
+                                 const char *actor, int64_t now)
+{
+    MCX_GUARD(mcx_store_begin(st));
+    group_row gr = {0};
+    mcx_status s = lock_group(st, id, &gr);
+    for (size_t i = 0; i < add->n && s == MCX_OK; i++)
+        s = exec_sql(st, NULL, "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
+                     "tti", id, add->v[i], now);
+    for (size_t i = 0; i < add->n && s == MCX_OK; i++)
+        s = log_change(st, now, actor, id, "member-add", add->v[i]);
+    if (s == MCX_OK)
+        s = mcx_store_commit(st);
+    else
+        mcx_store_rollback(st);
+    if (s == MCX_E_EXISTS)
+        return MCX_FAIL(MCX_E_EXISTS, "GMS: a member to add is already in %.200s", id);
+    MCX_GUARD(s);
+    return rekey_locked_retry(g, st, id, actor, "GUK-ID collision of a new member", now);
+}
+
 /* Give members[] the current context's keys (they join without a rekey: TS 33.179 §7.3 lets a
  * new member have the GMK in use). */
 static mcx_status add_members(mcx_gms *g, mcx_store *st, const char *id, const str_list *add,
@@ -740,6 +795,20 @@ static mcx_status add_members(mcx_gms *g, mcx_store *st, const char *id, const s
                                 add->v[i], id);
         gms_context c;
         MCX_GUARD(load_context(g, st, id, info.context, &c));
+        /* a newcomer whose GUK-ID under the current GMK collides with a member's: a new context
+         * for everyone instead (the GMK in use cannot serve both) */
+        str_list all = {0};
+        size_t pairs = 0;
+        mcx_status cs = read_members(st, id, &all);
+        for (size_t i = 0; cs == MCX_OK && i < add->n; i++)
+            cs = list_add(&all, add->v[i]);
+        if (cs == MCX_OK)
+            cs = guk_collisions(&c, (const char *const *)all.v, all.n, &pairs);
+        free_list(&all);
+        if (cs != MCX_OK || pairs != 0) {
+            mcx_memzero(&c, sizeof c);
+            return cs != MCX_OK ? cs : add_then_rekey(g, st, id, add, actor, now);
+        }
         size_t n_msgs = add->n * c.n_keys;
         gms_message *msgs = calloc(n_msgs ? n_msgs : 1, sizeof *msgs);
         mcx_status s = msgs != NULL ? MCX_OK : MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
