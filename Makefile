@@ -24,14 +24,17 @@ check: deps
 
 # The services first: the IdMS under load (a real mcx-idms and wrk on loopback), the KMS (a
 # 100,000-user rollover, mcx-kms /keyprov under wrk, client provisioning timed in-process), then
-# the GMS (a 10,000-member group rekeyed in process on SQLite), then
+# the GMS (a 10,000-member group rekeyed in process on SQLite), group media (SRTP late entry
+# and overhead against bare libsrtp2), then
 # the operations; one table and one build/bench.json with every figure.
 bench: all
 	@scripts/bench-idms $(BUILD) $(BUILD)/bench-idms.json
 	@scripts/bench-kms $(BUILD) $(BUILD)/bench-kms.json
 	@$(BUILD)/bin/gms_bench $(BUILD)/bench-gms.json
+	@$(BUILD)/bin/media_bench --json $(BUILD)/bench-media.json
 	@$(BUILD)/bin/mcx-bench --json $(BUILD)/bench.json --service $(BUILD)/bench-idms.json \
-		--service $(BUILD)/bench-kms.json --service $(BUILD)/bench-gms.json
+		--service $(BUILD)/bench-kms.json --service $(BUILD)/bench-gms.json \
+		--service $(BUILD)/bench-media.json
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
