@@ -216,14 +216,19 @@ static void dbl_forward(ec_jac *C, dbl_rec *rec)
     fp_sqr(&t1, &rec->alpha, P);
     fp_dbl(&t2, &beta, P);
     fp_sub(&C->X, &t1, &t2, P);
-    /* Y3 = alpha (4 beta - X3) - 8 gamma^2 */
+    /* Y3 = alpha (4 beta - X3) - 8 gamma^2, both products reduced together */
+    fp_wide w1, w2;
     fp_sub(&t1, &beta, &C->X, P);
-    fp_mul(&t1, &rec->alpha, &t1, P);
-    fp_sqr(&gamma, &gamma, P);
-    fp_dbl(&gamma, &gamma, P);
-    fp_dbl(&gamma, &gamma, P);
-    fp_dbl(&gamma, &gamma, P);
-    fp_sub(&C->Y, &t1, &gamma, P);
+    fp_mul_wide(&w1, &rec->alpha, &t1);
+    fp_mul_wide(&w2, &gamma, &gamma);
+    fp_wide_add(&w2, &w2, &w2, P);
+    fp_wide_add(&w2, &w2, &w2, P);
+    fp_wide_add(&w2, &w2, &w2, P);
+    fp_wide_sub(&w1, &w1, &w2, P);
+    fp_redc(&C->Y, &w1, P);
+    mcx_memzero(&w1, sizeof w1);
+    mcx_memzero(&w2, sizeof w2);
+    mcx_memzero(&gamma, sizeof gamma);
     mcx_memzero(&delta, sizeof delta);
     mcx_memzero(&beta, sizeof beta);
     mcx_memzero(&t1, sizeof t1);
@@ -233,7 +238,7 @@ static void dbl_forward(ec_jac *C, dbl_rec *rec)
 /* C = C + A (madd-2007-bl with Z3 = 2 H Z, A affine, A != +-C: 8M + 3S) and its record. */
 static void add_forward(ec_jac *C, const ec_affine *A, add_rec *rec)
 {
-    fp z1z1, u2, s2, h, hh, i, j, v, t, x3;
+    fp z1z1, u2, s2, h, hh, i, j, v, x3;
     fp_sqr(&z1z1, &C->Z, P);
     fp_mul(&u2, &A->x, &z1z1, P);
     fp_mul(&s2, &A->y, &C->Z, P);
@@ -248,16 +253,21 @@ static void add_forward(ec_jac *C, const ec_affine *A, add_rec *rec)
     fp_dbl(&rec->r, &rec->r, P);
     fp_mul(&v, &C->X, &i, P);
     fp_mul(&C->Z, &C->Z, &rec->h2, P); /* 2 H Z */
-    fp_mul(&t, &C->Y, &j, P);
-    fp_dbl(&t, &t, P); /* 2 Y1 J */
     fp_sqr(&x3, &rec->r, P);
     fp_sub(&x3, &x3, &j, P);
     fp_sub(&x3, &x3, &v, P);
     fp_sub(&x3, &x3, &v, P);
+    /* Y3 = r (V - X3) - 2 Y1 J, both products reduced together */
+    fp_wide w1, w2;
     fp_sub(&v, &v, &x3, P);
-    fp_mul(&v, &rec->r, &v, P);
-    fp_sub(&C->Y, &v, &t, P);
+    fp_mul_wide(&w1, &rec->r, &v);
+    fp_mul_wide(&w2, &C->Y, &j);
+    fp_wide_add(&w2, &w2, &w2, P);
+    fp_wide_sub(&w1, &w1, &w2, P);
+    fp_redc(&C->Y, &w1, P);
     C->X = x3;
+    mcx_memzero(&w1, sizeof w1);
+    mcx_memzero(&w2, sizeof w2);
     mcx_memzero(&z1z1, sizeof z1z1);
     mcx_memzero(&u2, sizeof u2);
     mcx_memzero(&s2, sizeof s2);
@@ -266,7 +276,6 @@ static void add_forward(ec_jac *C, const ec_affine *A, add_rec *rec)
     mcx_memzero(&i, sizeof i);
     mcx_memzero(&j, sizeof j);
     mcx_memzero(&v, sizeof v);
-    mcx_memzero(&t, sizeof t);
 }
 
 mcx_status sakke_lines_new(sakke_lines **out, const ec_affine *K, int *in_subgroup)
