@@ -458,10 +458,13 @@ mcx_status mcx_sakke_receiver_new(mcx_sakke_receiver **out, const uint8_t Z[MCX_
     /* RFC 6508 §6.1.2: <[b]P + Z, RSK> == g */
     if (st == MCX_OK)
         st = bPZ(&T, r->kms, &r->b);
-    if (st == MCX_OK)
-        st = sakke_pairing_lines(&w, r->lines, &T);
     if (st == MCX_OK) {
-        uint64_t ok = fp_eq(&w, &sakke_g);
+        /* b/a = g as b = g a with a != 0: the projection needs no inversion here */
+        fp2 f;
+        sakke_pairing_lines_fp2(&f, r->lines, &T);
+        fp_mul(&w, &sakke_g, &f.a, P);
+        uint64_t ok = fp_eq(&w, &f.b) & ~fp_is_zero(&f.a);
+        mcx_memzero(&f, sizeof f);
         MCX_CT_PUBLIC(&ok, sizeof ok); /* validation verdict */
         if (!ok)
             st = MCX_FAIL(MCX_E_KEY_INVALID,

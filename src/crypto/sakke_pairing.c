@@ -434,27 +434,35 @@ static void mul_quad(fp2 *f, const fp *c, const fp pw[3], const ec_affine *Q)
     mcx_memzero(&w2, sizeof w2);
 }
 
-mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q)
+void sakke_pairing_lines_fp2(fp2 *f, const sakke_lines *l, const ec_affine *Q)
 {
-    fp2 f;
     fp pw[3]; /* x^2, x^3, xy */
     fp_sqr(&pw[0], &Q->x, P);
     fp_mul(&pw[1], &pw[0], &Q->x, P);
     fp_mul(&pw[2], &Q->x, &Q->y, P);
-    f.a = sakke_p.one;
-    memset(&f.b, 0, sizeof f.b);
+    f->a = sakke_p.one;
+    memset(&f->b, 0, sizeof f->b);
     const fp *c = l->coef;
     for (int i = 0; i < l->n_steps; i++) {
-        fp2_sqr(&f, &f);
+        fp2_sqr(f, f);
         if (l->naf[i] == 0) {
-            mul_line(&f, &c[0], &c[1], Q);
+            mul_line(f, &c[0], &c[1], Q);
             c += 2;
         } else {
-            mul_quad(&f, c, pw, Q);
+            mul_quad(f, c, pw, Q);
             c += 5;
         }
     }
-    mcx_status st = final_step(out, &f);
+    /* f^((p+1)/q) = f^4 (RFC 6508 §3.2 step 3) */
+    fp2_sqr(f, f);
+    fp2_sqr(f, f);
+}
+
+mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q)
+{
+    fp2 f;
+    sakke_pairing_lines_fp2(&f, l, Q);
+    mcx_status st = fp2_to_pfp(out, &f); /* step 4: Im/Re */
     mcx_memzero(&f, sizeof f);
     return st;
 }

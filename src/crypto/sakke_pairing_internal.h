@@ -37,6 +37,10 @@ void sakke_lines_free(sakke_lines *l);
  * (Montgomery form). Errors: MCX_E_RANDOM, MCX_E_INTERNAL (blinded inversion). */
 mcx_status sakke_pairing_lines(fp *out, const sakke_lines *l, const ec_affine *Q);
 
+/* The same before the projection: f = a + b i with <K,Q> = b/a in PF_p; a check <K,Q> = v is
+ * b = v a with a != 0, without an inversion. Constant-time in K and Q. */
+void sakke_pairing_lines_fp2(fp2 *f, const sakke_lines *l, const ec_affine *Q);
+
 /* (1 + g i)^r as b/a in PF_p for a secret exponent r (plain form, < q) using a fixed-base table
  * of g built once per process. Errors: MCX_E_RANDOM, MCX_E_INTERNAL. */
 mcx_status sakke_g_pow(fp *out, const fp *r);
