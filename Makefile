@@ -14,8 +14,9 @@ deps:
 configure: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 
+# A whole domain on loopback: mcx-idms, mcx-kms and mcx-gms, three clients, group media.
 demo: all
-	@$(BUILD)/bin/mcx-demo
+	@scripts/demo $(BUILD)
 
 # Every test: strict build + ctest (unit, vectors, interop, valgrind, constant-time, lint),
 # then the unit tests under ASan+UBSan, then each fuzz target briefly. See scripts/check.
