@@ -138,9 +138,31 @@ expect_eq "fire-1 untouched" "$(gcurl g1 "$ADMIN_AT" GET /groups)" 200
 expect_eq "fire-1 keeps its GMK" "$(python3 -c "import json,sys
 print([g['gmk_id'] for g in json.load(open(sys.argv[1]))['groups'] if g['id']==sys.argv[2]][0])" \
     "$tmp/g1" "$G")" "$GMK2"
+# ---- the client: mcx group fetch, and mcx group watch across a rekey ------------------------------
+"$MCX" keys fetch --kms "$KMS_URL" --cacert "$tmp/cert.pem" --label alice >"$tmp/out" 2>"$tmp/err"
+expect_rc "alice: keys fetch" $? 0 "$tmp/err"
+"$MCX" group fetch --gms "$GMS_URL" --gms-id "$GMS_URI" --group "$G" --cacert "$tmp/cert.pem" \
+    --label alice >"$tmp/gf" 2>"$tmp/err"
+expect_rc "alice: group fetch" $? 0 "$tmp/err"
+expect_eq "alice accepted GMK and MKFC" "$($TOOL get "$tmp/gf" accepted)" 2
+"$MCX" group fetch --gms "$GMS_URL" --gms-id sip:other@fire.example --group "$G" \
+    --cacert "$tmp/cert.pem" --label alice >"$tmp/gf" 2>"$tmp/err"
+expect_rc "group fetch naming another GMS" $? 1
+"$MCX" group watch --gms "$GMS_URL" --gms-id "$GMS_URI" --count 2 --timeout 30 \
+    --cacert "$tmp/cert.pem" --label alice >"$tmp/watch" 2>"$tmp/watch.err" &
+W_PID=$!
+sleep 1
+expect_eq "rekey while alice watches" "$(gcurl k0 "$ADMIN_AT" POST "$GP/rekey" '{}')" 200
+wait "$W_PID"
+expect_rc "alice: watch" $? 0 "$tmp/watch.err"
+expect_in "watch accepted the new GMK" "$tmp/watch" "$($TOOL get "$tmp/k0" gmk_id)"
+"$MCX" group show --group "$G" >"$tmp/show" 2>"$tmp/err"
+expect_rc "alice: group show" $? 0 "$tmp/err"
+expect_in "show lists the pushed GMK" "$tmp/show" "$($TOOL get "$tmp/k0" gmk_id)"
+
 expect_eq "rekey by a member" "$(gcurl r "$ALICE_AT" POST "$GP/rekey" '{}')" 403
 expect_eq "rekey" "$(gcurl k "$ADMIN_AT" POST "$GP/rekey" '{}')" 200
-expect_eq "context 3" "$($TOOL get "$tmp/k" context)" 3
+expect_eq "context 4" "$($TOOL get "$tmp/k" context)" 4
 expect_eq "revoke" "$(gcurl v "$ADMIN_AT" POST "$GP/revoke" '{}')" 200
 expect_eq "revoked" "$($TOOL get "$tmp/v" status)" revoked
 expect_eq "document says revoked" "$(gcurl d "$ALICE_AT" GET "$GP")" 200
