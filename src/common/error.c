@@ -1,17 +1,22 @@
 /* Thread-local last-error text behind mcx_last_error(). */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "common/error_internal.h"
 
 static _Thread_local char last_error[256];
 
+/* Formatted into a scratch buffer first: a reason often wraps the one before it
+ * (MCX_FAIL(st, "...: %s", mcx_last_error())), and vsnprintf must not read what it writes. */
 mcx_status mcx_fail(mcx_status st, const char *fmt, ...)
 {
+    char text[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(last_error, text, sizeof last_error);
     return st;
 }
 
