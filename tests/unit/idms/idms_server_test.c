@@ -341,7 +341,7 @@ static void test_per_ip_limit(void)
     uint16_t port = mcx_idms_port(srv);
     int a = connect_local(port), b = connect_local(port), c = connect_local(port);
     CHECK(a >= 0 && b >= 0 && c >= 0);
-    CHECK(closed_within(c, 3000));
+    CHECK(closed_within(c, 15000)); /* generous: under valgrind on a loaded machine */
     CHECK(!closed_within(a, 300) && !closed_within(b, 300));
     close(a);
     close(b);
