@@ -171,11 +171,56 @@ fp_mont_impl fp_mont_active(void)
     return (fp_mont_impl)(c - 1);
 }
 
+int fp_mont_cpu_has_ifma(void)
+{
+#if MCX_FP_HAVE_IFMA
+    /* CPUID.(EAX=7, ECX=0):EBX bit 16 = AVX512F, bit 21 = AVX512IFMA, bit 31 = AVX512VL;
+     * CPUID.1:ECX bit 27 = OSXSAVE, and XCR0 must enable the SSE, AVX and the three AVX-512
+     * state components (bits 1, 2, 5, 6, 7). valgrind's CPUID shows no AVX-512, so under
+     * valgrind this is 0. */
+    unsigned eax, ebx, ecx, edx;
+    if (!fp_mont_cpu_has_adx())
+        return 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx >> 27 & 1))
+        return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    if (!((ebx >> 16 & 1) && (ebx >> 21 & 1) && (ebx >> 31 & 1)))
+        return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    return (xlo & 0xE6) == 0xE6;
+#else
+    return 0;
+#endif
+}
+
+/* 0 = not decided yet, 1 = no, 2 = yes (like fp_mont_choice) */
+static _Atomic int fp_ifma_choice;
+
+int fp_mont_ifma_active(void)
+{
+    int c = atomic_load_explicit(&fp_ifma_choice, memory_order_relaxed);
+    if (c == 0) {
+        const char *off = getenv("MCX_FP_NO_IFMA");
+        int no = off != NULL && off[0] != '\0' && strcmp(off, "0") != 0;
+        c = 1 + (!no && fp_mont_active() == FP_MONT_ADX && fp_mont_cpu_has_ifma());
+        atomic_store_explicit(&fp_ifma_choice, c, memory_order_relaxed);
+    }
+    return c - 1;
+}
+
 /* The branch on the kernel choice depends only on the CPU and the environment, never on data. */
 void fp_mul(fp *r, const fp *a, const fp *b, const fp_mod *md)
 {
     fp_mul_count++;
 #if MCX_FP_HAVE_ADX
+#if MCX_FP_HAVE_IFMA
+    if (fp_mont_ifma_active()) {
+        fp_mont_mul_ifma(r->v, a->v, b->v, md);
+        return;
+    }
+#endif
     if (fp_mont_active() == FP_MONT_ADX) {
         fp_mont_mul_adx(r->v, a->v, b->v, md);
         return;
@@ -188,6 +233,12 @@ void fp_sqr(fp *r, const fp *a, const fp_mod *md)
 {
     fp_mul_count++;
 #if MCX_FP_HAVE_ADX
+#if MCX_FP_HAVE_IFMA
+    if (fp_mont_ifma_active()) {
+        fp_mont_sqr_ifma(r->v, a->v, md);
+        return;
+    }
+#endif
     if (fp_mont_active() == FP_MONT_ADX) {
         fp_mont_sqr_adx(r->v, a->v, md);
         return;
@@ -411,6 +462,9 @@ void fp_mod_init(fp_mod *md, const uint8_t modulus_be[FP_BYTES])
     for (int i = 0; i < 6; i++)
         x *= 2 - md->m[0] * x;
     md->m0inv = (uint64_t)0 - x;
+#if MCX_FP_HAVE_IFMA
+    fp_mont_ifma_prepare(md);
+#endif
     /* one = 2^1024 mod m: reduce 2^1023 doubled; r2 = one doubled 1024 more times. */
     fp t;
     memset(&t, 0, sizeof t);

@@ -45,6 +45,32 @@ void fp_mont_prod_adx(uint64_t t[2 * FP_LIMBS + 1], const uint64_t a[FP_LIMBS],
 void fp_mont_redc_adx(uint64_t r[FP_LIMBS], uint64_t t[2 * FP_LIMBS + 1], const fp_mod *md);
 #endif
 
+#if MCX_FP_HAVE_ADX
+#define MCX_FP_HAVE_IFMA 1
+#else
+#define MCX_FP_HAVE_IFMA 0
+#endif
+
+#if MCX_FP_HAVE_IFMA
+/* x86-64 AVX-512 IFMA on 256-bit vectors (sakke_fp_ifma.c): radix-2^52 Montgomery steps with
+ * b moved up 16 bits, so the result is the same a*b*2^-1024 mod m. Only call these when
+ * fp_mont_cpu_has_ifma() is true (valgrind cannot run them). fp_mont_ifma_prepare fills
+ * md->ifma_m and md->ifma_mup (fp_mod_init calls it). */
+void fp_mont_mul_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const uint64_t b[FP_LIMBS],
+                      const fp_mod *md);
+void fp_mont_sqr_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const fp_mod *md);
+void fp_mont_ifma_prepare(fp_mod *md);
+#endif
+
+/* 1 if this build has the IFMA kernel and the CPU has AVX512F, AVX512VL and AVX512IFMA with the
+ * vector state enabled by the OS (XCR0), besides BMI2 and ADX. */
+int fp_mont_cpu_has_ifma(void);
+
+/* 1 if fp_mul and fp_sqr use the IFMA kernel: the ADX kernels are active (fp_mont_active), the
+ * CPU has IFMA, and the environment variable MCX_FP_NO_IFMA is unset, "" or "0" (decided on the
+ * first call, then fixed). The lazy-reduction halves (fp_mul_wide, fp_redc) stay on ADX. */
+int fp_mont_ifma_active(void);
+
 typedef enum { FP_MONT_PORTABLE = 0, FP_MONT_ADX = 1 } fp_mont_impl;
 
 /* 1 if this build has the ADX kernels and the CPU has BMI2 and ADX (ignores MCX_FP_PORTABLE). */

@@ -178,6 +178,16 @@ static int check_pair(const fp_mod *md, const uint64_t a[L], const uint64_t b[L]
         }
     }
 #endif
+#if MCX_FP_HAVE_IFMA
+    if (fp_mont_cpu_has_ifma()) {
+        fp_mont_mul_ifma(r, a, b, md);
+        ok &= memcmp(r, want, sizeof r) == 0;
+        if (same) {
+            fp_mont_sqr_ifma(r, a, md);
+            ok &= memcmp(r, want, sizeof r) == 0;
+        }
+    }
+#endif
     return ok;
 }
 
@@ -429,6 +439,15 @@ static void dispatch(void)
            fp_mont_cpu_has_adx() ? "yes" : "no", forced ? "; MCX_FP_PORTABLE set" : "");
     if (use_adx() && fp_mont_active() != FP_MONT_ADX)
         printf("     the ADX kernels are still compared directly\n");
+    /* IFMA for fp_mul/fp_sqr on top of the ADX kernels, unless MCX_FP_NO_IFMA */
+    const char *no = getenv("MCX_FP_NO_IFMA");
+    int no_ifma = no != NULL && no[0] != '\0' && strcmp(no, "0") != 0;
+    CHECK(fp_mont_ifma_active() ==
+          (!no_ifma && fp_mont_active() == FP_MONT_ADX && fp_mont_cpu_has_ifma()));
+    CHECK(!RUNNING_ON_VALGRIND || !fp_mont_cpu_has_ifma()); /* valgrind hides AVX-512 */
+    printf("     AVX-512 IFMA kernel: CPU %s, %s for fp_mul/fp_sqr\n",
+           fp_mont_cpu_has_ifma() ? "has it" : "lacks it (or valgrind)",
+           fp_mont_ifma_active() ? "used" : "not used");
 }
 
 /* Under valgrind: with a and b undefined, memcheck reports any branch or address that depends on
