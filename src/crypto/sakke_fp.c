@@ -12,6 +12,7 @@
 #include "common/error_internal.h"
 #include "crypto/sakke_fp_internal.h"
 #include "crypto/sakke_fp_mont_internal.h"
+#include "mcxsec/mem.h"
 
 #if MCX_FP_HAVE_ADX
 #include <cpuid.h>
@@ -268,6 +269,55 @@ void fp_redc(fp *r, fp_wide *t, const fp_mod *md)
     }
 #endif
     fp_mont_redc_portable(r->v, t->v, md);
+}
+
+int fp_lazy_pays(void)
+{
+#if MCX_FP_HAVE_IFMA
+    return !fp_mont_ifma_active();
+#else
+    return 1;
+#endif
+}
+
+void fp_mul_add2(fp *r, const fp *a, const fp *b, const fp *c, const fp *d, const fp_mod *md)
+{
+    if (fp_lazy_pays()) {
+        fp_wide w1, w2;
+        fp_mul_wide(&w1, a, b);
+        fp_mul_wide(&w2, c, d);
+        fp_wide_add(&w1, &w1, &w2, md);
+        fp_redc(r, &w1, md);
+        mcx_memzero(&w1, sizeof w1);
+        mcx_memzero(&w2, sizeof w2);
+    } else {
+        fp t1, t2;
+        fp_mul(&t1, a, b, md);
+        fp_mul(&t2, c, d, md);
+        fp_add(r, &t1, &t2, md);
+        mcx_memzero(&t1, sizeof t1);
+        mcx_memzero(&t2, sizeof t2);
+    }
+}
+
+void fp_mul_sub2(fp *r, const fp *a, const fp *b, const fp *c, const fp *d, const fp_mod *md)
+{
+    if (fp_lazy_pays()) {
+        fp_wide w1, w2;
+        fp_mul_wide(&w1, a, b);
+        fp_mul_wide(&w2, c, d);
+        fp_wide_sub(&w1, &w1, &w2, md);
+        fp_redc(r, &w1, md);
+        mcx_memzero(&w1, sizeof w1);
+        mcx_memzero(&w2, sizeof w2);
+    } else {
+        fp t1, t2;
+        fp_mul(&t1, a, b, md);
+        fp_mul(&t2, c, d, md);
+        fp_sub(r, &t1, &t2, md);
+        mcx_memzero(&t1, sizeof t1);
+        mcx_memzero(&t2, sizeof t2);
+    }
 }
 
 void fp_wide_sub(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md)

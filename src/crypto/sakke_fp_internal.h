@@ -65,6 +65,18 @@ void fp_wide_sub(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *m
 /* r = a + b, minus m * 2^1024 if that is not below it: for a, b < m * 2^1024. Constant-time. */
 void fp_wide_add(fp_wide *r, const fp_wide *a, const fp_wide *b, const fp_mod *md);
 
+/* r = a*b + c*d and r = a*b - c*d (Montgomery form), each with one reduction where the kernels
+ * make that cheaper (the two products reduced together), else as two multiplications (the AVX-512
+ * IFMA kernel, whose fused multiplication costs less than the ADX product and reduction halves).
+ * r may alias any input. Constant-time. */
+void fp_mul_add2(fp *r, const fp *a, const fp *b, const fp *c, const fp *d, const fp_mod *md);
+void fp_mul_sub2(fp *r, const fp *a, const fp *b, const fp *c, const fp *d, const fp_mod *md);
+
+/* 1 if lazy reduction (fp_mul_wide, fp_wide_*, fp_redc) is cheaper than fp_mul for the active
+ * kernels (it is not with the IFMA kernel: sakke_fp_mont_internal.h). Depends only on the CPU and
+ * the environment. */
+int fp_lazy_pays(void);
+
 /* Montgomery form conversions. */
 void fp_to_mont(fp *r, const fp *a, const fp_mod *md);
 void fp_from_mont(fp *r, const fp *a, const fp_mod *md);

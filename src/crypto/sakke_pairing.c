@@ -20,11 +20,24 @@ void fp2_sqr(fp2 *r, const fp2 *x)
     fp_add(&r->b, &ab, &ab, P);
 }
 
-/* Karatsuba with lazy reduction: three double-width products, two reductions. */
+/* Karatsuba with lazy reduction: three double-width products, two reductions (with the IFMA
+ * kernel three fused multiplications, which cost less: fp_lazy_pays). */
 void fp2_mul(fp2 *r, const fp2 *x, const fp2 *y)
 {
-    fp_wide t1, t2, t3;
     fp s1, s2;
+    if (!fp_lazy_pays()) {
+        fp p1, p2, p3;
+        fp_mul(&p1, &x->a, &y->a, P);
+        fp_mul(&p2, &x->b, &y->b, P);
+        fp_add(&s1, &x->a, &x->b, P);
+        fp_add(&s2, &y->a, &y->b, P);
+        fp_mul(&p3, &s1, &s2, P);
+        fp_sub(&r->a, &p1, &p2, P);
+        fp_sub(&p3, &p3, &p1, P);
+        fp_sub(&r->b, &p3, &p2, P);
+        return;
+    }
+    fp_wide t1, t2, t3;
     fp_mul_wide(&t1, &x->a, &y->a);
     fp_mul_wide(&t2, &x->b, &y->b);
     fp_add(&s1, &x->a, &x->b, P);
@@ -216,18 +229,12 @@ static void dbl_forward(ec_jac *C, dbl_rec *rec)
     fp_sqr(&t1, &rec->alpha, P);
     fp_dbl(&t2, &beta, P);
     fp_sub(&C->X, &t1, &t2, P);
-    /* Y3 = alpha (4 beta - X3) - 8 gamma^2, both products reduced together */
-    fp_wide w1, w2;
+    /* Y3 = alpha (4 beta - X3) - (8 gamma) gamma, both products reduced together */
     fp_sub(&t1, &beta, &C->X, P);
-    fp_mul_wide(&w1, &rec->alpha, &t1);
-    fp_mul_wide(&w2, &gamma, &gamma);
-    fp_wide_add(&w2, &w2, &w2, P);
-    fp_wide_add(&w2, &w2, &w2, P);
-    fp_wide_add(&w2, &w2, &w2, P);
-    fp_wide_sub(&w1, &w1, &w2, P);
-    fp_redc(&C->Y, &w1, P);
-    mcx_memzero(&w1, sizeof w1);
-    mcx_memzero(&w2, sizeof w2);
+    fp_dbl(&t2, &gamma, P);
+    fp_dbl(&t2, &t2, P);
+    fp_dbl(&t2, &t2, P);
+    fp_mul_sub2(&C->Y, &rec->alpha, &t1, &t2, &gamma, P);
     mcx_memzero(&gamma, sizeof gamma);
     mcx_memzero(&delta, sizeof delta);
     mcx_memzero(&beta, sizeof beta);
@@ -257,17 +264,11 @@ static void add_forward(ec_jac *C, const ec_affine *A, add_rec *rec)
     fp_sub(&x3, &x3, &j, P);
     fp_sub(&x3, &x3, &v, P);
     fp_sub(&x3, &x3, &v, P);
-    /* Y3 = r (V - X3) - 2 Y1 J, both products reduced together */
-    fp_wide w1, w2;
+    /* Y3 = r (V - X3) - (2 Y1) J, both products reduced together */
     fp_sub(&v, &v, &x3, P);
-    fp_mul_wide(&w1, &rec->r, &v);
-    fp_mul_wide(&w2, &C->Y, &j);
-    fp_wide_add(&w2, &w2, &w2, P);
-    fp_wide_sub(&w1, &w1, &w2, P);
-    fp_redc(&C->Y, &w1, P);
+    fp_dbl(&s2, &C->Y, P);
+    fp_mul_sub2(&C->Y, &rec->r, &v, &s2, &j, P);
     C->X = x3;
-    mcx_memzero(&w1, sizeof w1);
-    mcx_memzero(&w2, sizeof w2);
     mcx_memzero(&z1z1, sizeof z1z1);
     mcx_memzero(&u2, sizeof u2);
     mcx_memzero(&s2, sizeof s2);
@@ -417,21 +418,12 @@ static void mul_line(fp2 *f, const fp *lam, const fp *c, const ec_affine *Q)
 static void mul_quad(fp2 *f, const fp *c, const fp pw[3], const ec_affine *Q)
 {
     fp2 ln;
-    fp_wide w1, w2;
-    fp_mul_wide(&w1, &c[0], &pw[0]);
-    fp_mul_wide(&w2, &c[1], &Q->x);
-    fp_wide_add(&w1, &w1, &w2, P);
-    fp_redc(&ln.a, &w1, P);
+    fp_mul_add2(&ln.a, &c[0], &pw[0], &c[1], &Q->x, P);
     fp_add(&ln.a, &ln.a, &c[2], P);
     fp_sub(&ln.a, &ln.a, &pw[1], P);
-    fp_mul_wide(&w1, &c[3], &pw[2]);
-    fp_mul_wide(&w2, &c[4], &Q->y);
-    fp_wide_add(&w1, &w1, &w2, P);
-    fp_redc(&ln.b, &w1, P);
+    fp_mul_add2(&ln.b, &c[3], &pw[2], &c[4], &Q->y, P);
     fp2_mul(f, f, &ln);
     mcx_memzero(&ln, sizeof ln);
-    mcx_memzero(&w1, sizeof w1);
-    mcx_memzero(&w2, sizeof w2);
 }
 
 void sakke_pairing_lines_fp2(fp2 *f, const sakke_lines *l, const ec_affine *Q)
