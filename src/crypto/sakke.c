@@ -348,7 +348,8 @@ static mcx_status bPZ(ec_affine *out, const kms_ctx *kms, const fp *b)
         return MCX_OK;
     }
     ed_point t;
-    MCX_GUARD(ec_table_mul2(&t, sakke_P_table(), b, NULL, NULL));
+    /* b is a hash of the receiver's public identifier: public, so no constant-time scan */
+    MCX_GUARD(ec_table_mul_public(&t, sakke_P_table(), b));
     ed_add(&t, &t, ec_table_base(kms->table));
     return ed_to_weierstrass(out, &t); /* refuses [b]P + Z = O (b = -z: no RSK exists) */
 }

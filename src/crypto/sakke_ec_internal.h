@@ -156,6 +156,11 @@ mcx_status ec_table_mul(ec_affine *r, const ec_table *t, const fp *k);
 mcx_status ec_table_mul2(ed_point *r, const ec_table *t1, const fp *k1, const ec_table *t2,
                          const fp *k2);
 
+/* r = [k]t for a public scalar k (the receiver's identifier b): the same windows, but each
+ * window's entry is read directly instead of by scanning all 2^(W-1) of them (a table is 2 MB,
+ * more than the L2 cache). Variable-time in k only. Errors as ec_table_mul2. */
+mcx_status ec_table_mul_public(ed_point *r, const ec_table *t, const fp *k);
+
 /* The process-wide table for P (built once, on first use). */
 const ec_table *sakke_P_table(void);
 

@@ -271,13 +271,25 @@ static void select_entry(ed_niels *r, const ec_table *t, const recoded *rc, int 
     mcx_memzero(&n, sizeof n);
 }
 
+/* The same for a public scalar: the entry is read at its index. */
+static void select_entry_public(ed_niels *r, const ec_table *t, const recoded *rc, int i)
+{
+    uint64_t negative;
+    unsigned idx = ec_recode_digit(rc, i, &negative);
+    ed_niels_cneg(r, &t->pts[i * EC_TABLE_ODD + idx], negative);
+}
+
 /* acc += [digits of rc] * table, windows 0..WINS-1; acc starts from window 0's point if *fresh.
  * For a scalar replaced by q - k every digit's sign is flipped, which negates its contribution. */
-static void accumulate(ed_point *acc, int *fresh, const ec_table *t, const recoded *rc)
+static void accumulate(ed_point *acc, int *fresh, const ec_table *t, const recoded *rc,
+                       int public_scalar)
 {
     ed_niels pt;
     for (int i = 0; i < EC_TABLE_WINS; i++) {
-        select_entry(&pt, t, rc, i);
+        if (public_scalar)
+            select_entry_public(&pt, t, rc, i);
+        else
+            select_entry(&pt, t, rc, i);
         if (*fresh) {
             ed_from_niels(acc, &pt);
             *fresh = 0;
@@ -298,11 +310,20 @@ mcx_status ec_table_mul2(ed_point *r, const ec_table *t1, const fp *k1, const ec
     if (st != MCX_OK)
         return st;
     int fresh = 1;
-    accumulate(r, &fresh, t1, &rc1);
+    accumulate(r, &fresh, t1, &rc1, 0);
     if (t2 != NULL)
-        accumulate(r, &fresh, t2, &rc2);
+        accumulate(r, &fresh, t2, &rc2, 0);
     mcx_memzero(&rc1, sizeof rc1);
     mcx_memzero(&rc2, sizeof rc2);
+    return MCX_OK;
+}
+
+mcx_status ec_table_mul_public(ed_point *r, const ec_table *t, const fp *k)
+{
+    recoded rc;
+    MCX_GUARD(ec_recode(&rc, k));
+    int fresh = 1;
+    accumulate(r, &fresh, t, &rc, 1);
     return MCX_OK;
 }
 
