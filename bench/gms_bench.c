@@ -114,7 +114,7 @@ int main(int argc, char **argv)
         return die("create");
     double create_s = now_s() - t0;
     fprintf(stderr, "gms_bench: group of %zu created in %.2f s\n", members, create_s);
-    double rekey[20];
+    double rekey[20] = {0};
     for (int r = 0; r < runs; r++) {
         t0 = now_s();
         if (mcx_gms_rekey(g, st, spec.id, "bench", "bench", t, NULL) != MCX_OK)

@@ -99,7 +99,7 @@ static mcx_status key_params(const gms_context *c, const gms_key *k, mcx_key_par
     kp->status = MCX_KP_STATUS_ACTIVE;
     kp->activation = k->activation;
     kp->expiry = k->expiry;
-    char text[MCX_KP_TEXT_MAX];
+    char text[MCX_KP_TEXT_MAX] = "";
     int n;
     if (strcmp(k->type, "gmk") == 0) {
         char hex[2 * MCX_GROUP_PSEUDONYM_BYTES + 1];

@@ -47,15 +47,23 @@ static mcx_status access_token(const gms_config *cfg, mcx_tokens *t)
     return mcx_tokens_save(t, cfg->token_file);
 }
 
+#define NEXT_RETRY 600 /* seconds between attempts at the next period's key set */
+
 mcx_status gms_identity_refresh(mcx_gms *g, const gms_config *cfg, uint64_t now_ntp,
                                 uint64_t window, int *fetched)
 {
+    /* the KMS hands out the next period's key set only near the period's end (its own window):
+     * until it does, ask again every NEXT_RETRY seconds, not at every call */
+    static uint64_t last_next_try;
     if (fetched != NULL)
         *fetched = 0;
     pthread_mutex_lock(&g->keystore_lock);
     int have_now = has_keys_for(g, now_ntp);
     uint64_t next = have_now ? next_period_start(g, now_ntp) : 0;
-    int need = !have_now || (next != 0 && next - now_ntp <= window && !has_keys_for(g, next));
+    int need = !have_now || (next != 0 && next - now_ntp <= window && !has_keys_for(g, next) &&
+                             now_ntp - last_next_try >= NEXT_RETRY);
+    if (have_now && need)
+        last_next_try = now_ntp;
     mcx_status st = MCX_OK;
     if (need && cfg->kms_url == NULL) {
         st = have_now ? MCX_OK
@@ -84,6 +92,12 @@ mcx_status gms_identity_refresh(mcx_gms *g, const gms_config *cfg, uint64_t now_
                 st = MCX_FAIL(MCX_E_NO_KEY, "GMS: the KMS gave %s no key set for now", g->identity);
         }
         mcx_tokens_clear(&t);
+        if (st != MCX_OK && have_now) {
+            /* the current key set is held: the GMS works on; the next period is tried again */
+            fprintf(stderr, "mcx-gms: WARNING: the next key period's key set: %s\n",
+                    mcx_last_error());
+            st = MCX_OK;
+        }
     }
     pthread_mutex_unlock(&g->keystore_lock);
     return st;
