@@ -10,21 +10,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <openssl/rand.h>
 
 #include "common/error_internal.h"
+#include "httpd/httpd_internal.h"
 #include "kms/kms_internal.h"
 #include "kms/server_internal.h"
 #include "mcxsec/mem.h"
@@ -34,41 +29,24 @@
 #define PER_IP_LIMIT       64
 #define CONNECTION_TIMEOUT 30
 #define CONNECTION_MEM     (64 * 1024)
+#define PATH_MAX_KMS       512
+#define JWKS_FILE_MAX      (256 * 1024)
 #define NTP_UNIX_OFFSET    2208988800u /* seconds from 1900-01-01 to 1970-01-01 */
-/* GnuTLS priorities: TLS 1.3 and 1.2 only (RFC 8996; RFC 9325 §3.1.1), safe renegotiation
- * required (RFC 5746). */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
 
 struct kms_server {
     const mcx_kms_config *cfg;
     const mcx_kms *kms;
     mcx_token_verifier *verifier;
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    char *tls_cert, *tls_key; /* kept for the daemon's life (libmicrohttpd does not copy) */
-    pthread_mutex_t pool_lock;
-    mcx_store **pool;
-    size_t pool_n, pool_cap;
+    httpd_config http_cfg;
+    httpd_server *http;
+    httpd_pool pool; /* one store connection per worker at a time, reused */
 };
 
+/* A request: the shared part first (httpd_internal.h), then the KMS's. */
 typedef struct kreq {
+    httpd_request h;
     kms_server *srv;
-    struct MHD_Connection *conn;
-    const char *method;
-    char path[512]; /* raw (still percent-encoded) path, printable ASCII only */
-    char addr[INET6_ADDRSTRLEN];
-    char request_id[33];
-    char sub[256]; /* for the log line */
-    const char *outcome;
-    char *body;
-    size_t body_len, body_cap;
-    int body_too_big;
-    unsigned status;
-    int responded;
-    double started;
-    int64_t now;     /* Unix seconds: tokens, the audit log, the response's Time */
-    int64_t kms_now; /* now + clock_offset: the key-period clock (docs/kms.md) */
-    mcx_store *st;
+    int64_t kms_now; /* h.now + clock_offset: the key-period clock (docs/kms.md) */
     mcx_token_claims claims;
     mcx_kms_request rq;
     mcx_kms_request_info info; /* for the issue log: filled once the token is verified */
@@ -76,41 +54,6 @@ typedef struct kreq {
      * known to be for an identity the token may fetch; NULL before (responses plain). */
     mcx_kms_client_keys *ck;
 } kreq;
-
-/* ---- Store connections: one per worker at a time, reused ------------------------------------ */
-
-static mcx_status pool_get(kms_server *srv, mcx_store **out)
-{
-    pthread_mutex_lock(&srv->pool_lock);
-    if (srv->pool_n > 0) {
-        *out = srv->pool[--srv->pool_n];
-        pthread_mutex_unlock(&srv->pool_lock);
-        return MCX_OK;
-    }
-    pthread_mutex_unlock(&srv->pool_lock);
-    return mcx_store_open(out, srv->cfg->store);
-}
-
-static void pool_put(kms_server *srv, mcx_store *st)
-{
-    if (st == NULL)
-        return;
-    mcx_store_rollback(st); /* a handler that failed midway leaves no transaction open */
-    pthread_mutex_lock(&srv->pool_lock);
-    if (srv->pool_n == srv->pool_cap) {
-        size_t nc = srv->pool_cap ? 2 * srv->pool_cap : 8;
-        mcx_store **np = realloc(srv->pool, nc * sizeof *np);
-        if (np == NULL) {
-            pthread_mutex_unlock(&srv->pool_lock);
-            mcx_store_close(st);
-            return;
-        }
-        srv->pool = np;
-        srv->pool_cap = nc;
-    }
-    srv->pool[srv->pool_n++] = st;
-    pthread_mutex_unlock(&srv->pool_lock);
-}
 
 /* ---- Responses ------------------------------------------------------------------------------- */
 
@@ -124,11 +67,6 @@ static void free_xml_cb(void *p)
 static mcx_status respond(kreq *r, unsigned status, const char *content_type, char *body,
                           size_t len, int own_xml, const char *const *headers)
 {
-    if (r->responded) {
-        if (own_xml)
-            mcx_kms_xml_free(body);
-        return MCX_FAIL(MCX_E_INTERNAL, "KMS: second response to one request");
-    }
     struct MHD_Response *resp =
         own_xml ? MHD_create_response_from_buffer_with_free_callback(len, body, free_xml_cb)
                 : MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
@@ -137,23 +75,13 @@ static mcx_status respond(kreq *r, unsigned status, const char *content_type, ch
             mcx_kms_xml_free(body);
         return MCX_FAIL(MCX_E_NOMEM, "KMS: cannot create a response");
     }
-    if (content_type != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    /* HTTPS only, for a year (RFC 6797 §6.1) */
-    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
-    /* key sets must never sit in a cache (RFC 9111 §5.2.2.5) */
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
-        MHD_add_response_header(resp, headers[i], headers[i + 1]);
-    enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    if (ok != MHD_YES)
-        return MCX_FAIL(MCX_E_IO, "KMS: cannot queue the response");
-    r->status = status;
-    r->responded = 1;
-    return MCX_OK;
+    /* HTTPS only, for a year (RFC 6797 §6.1); key sets must never sit in a cache
+     * (RFC 9111 §5.2.2.5) */
+    const char *const std[] = {
+        "X-Content-Type-Options", "nosniff",       "Strict-Transport-Security",
+        "max-age=31536000",       "Cache-Control", "no-store",
+        "X-Request-Id",           r->h.request_id, NULL};
+    return httpd_queue(&r->h, status, resp, content_type, std, headers);
 }
 
 static mcx_status respond_text(kreq *r, unsigned status, const char *text,
@@ -176,8 +104,8 @@ static void response_head(kreq *r, mcx_kms_response *out)
         snprintf(out->client_req_url, sizeof out->client_req_url, "%s", r->rq.client_req_url);
     else
         snprintf(out->client_req_url, sizeof out->client_req_url, "https://%.100s%.120s",
-                 s->kms_uri, r->path);
-    out->time = (time_t)r->now;
+                 s->kms_uri, r->h.path);
+    out->time = (time_t)r->h.now;
 }
 
 /* The document for resp: with the identity's TrK the key material of a KmsKeyProv is wrapped
@@ -221,10 +149,10 @@ static mcx_status respond_error(kreq *r, unsigned status, const char *msg,
         resp.error_msg[o++] = c >= 0x20 && c < 0x7F ? (char)c : '?';
     }
     resp.error_msg[o] = '\0';
-    if (r->outcome == NULL)
-        r->outcome = "refused";
+    if (r->h.outcome == NULL)
+        r->h.outcome = "refused";
     mcx_status rc = respond_xml(r, status, &resp, headers);
-    if (rc != MCX_OK && !r->responded) /* the writer refused (e.g. an over-long UserUri) */
+    if (rc != MCX_OK && !r->h.responded) /* the writer refused (e.g. an over-long UserUri) */
         return respond_text(r, status, resp.error_msg, headers);
     return rc;
 }
@@ -273,7 +201,7 @@ static int may_fetch(kreq *r, const char *uri, mcx_status *rc)
 {
     const mcx_token_claims *c = &r->claims;
     mcx_kms_identity id;
-    mcx_status s = mcx_kms_identity_get(r->st, uri, &id);
+    mcx_status s = mcx_kms_identity_get(r->h.st, uri, &id);
     if (s != MCX_OK && s != MCX_E_NOT_FOUND) {
         *rc = s;
         return -1;
@@ -287,33 +215,19 @@ static int may_fetch(kreq *r, const char *uri, mcx_status *rc)
            (c->mcdata_id[0] != '\0' && strcmp(c->mcdata_id, uri) == 0);
 }
 
-static int has_scope(const char *scopes, const char *want)
-{
-    size_t wl = strlen(want);
-    for (const char *p = scopes; *p != '\0';) {
-        size_t n = strcspn(p, " ");
-        if (n == wl && memcmp(p, want, n) == 0)
-            return 1;
-        p += n;
-        p += strspn(p, " ");
-    }
-    return 0;
-}
-
 /* RFC 6750 §2.1 and §3: the bearer token, 401 without one or with a bad one, 403 without the KMS
  * scope. Returns 1 when the request may go on; 0 when a refusal was queued (or failed: *rc). */
 static int authorize(kreq *r, mcx_status *rc)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7 + strspn(h + 7, " ")] == '\0') {
+    const char *jwt = httpd_bearer(&r->h);
+    if (jwt == NULL) {
         /* §3.1: a request without credentials gets no error code */
         static const char *const hd[] = {"WWW-Authenticate", "Bearer realm=\"mcx-kms\"", NULL};
-        r->outcome = "no token";
+        r->h.outcome = "no token";
         *rc = respond_error(r, 401, "an access token is required (Authorization: Bearer)", hd);
         return 0;
     }
-    const char *jwt = h + 7 + strspn(h + 7, " ");
-    mcx_status v = mcx_token_verify(r->srv->verifier, jwt, NULL, r->now, &r->claims);
+    mcx_status v = mcx_token_verify(r->srv->verifier, jwt, NULL, r->h.now, &r->claims);
     if (v != MCX_OK) {
         static const char *const hd[] = {
             "WWW-Authenticate",
@@ -322,23 +236,23 @@ static int authorize(kreq *r, mcx_status *rc)
             NULL};
         char why[300];
         snprintf(why, sizeof why, "invalid access token: %s", mcx_last_error());
-        r->outcome = "invalid token";
+        r->h.outcome = "invalid token";
         *rc = respond_error(r, 401, why, hd);
         return 0;
     }
-    snprintf(r->sub, sizeof r->sub, "%s", r->claims.sub);
-    r->info.request_id = r->request_id;
+    snprintf(r->h.sub, sizeof r->h.sub, "%s", r->claims.sub);
+    r->info.request_id = r->h.request_id;
     r->info.token_sub = r->claims.sub;
     r->info.token_jti = r->claims.jti;
     r->info.client_id = r->claims.client_id;
-    r->info.client_address = r->addr;
-    r->info.now = r->now;
-    if (!has_scope(r->claims.scope, MCX_SCOPE_PTT_KMS)) {
+    r->info.client_address = r->h.addr;
+    r->info.now = r->h.now;
+    if (!httpd_has_scope(r->claims.scope, MCX_SCOPE_PTT_KMS)) {
         static const char *const hd[] = {"WWW-Authenticate",
                                          "Bearer realm=\"mcx-kms\", error=\"insufficient_scope\", "
                                          "scope=\"" MCX_SCOPE_PTT_KMS "\"",
                                          NULL};
-        r->outcome = "insufficient scope";
+        r->h.outcome = "insufficient scope";
         *rc = respond_error(r, 403, "the access token lacks the scope " MCX_SCOPE_PTT_KMS, hd);
         return 0;
     }
@@ -349,7 +263,7 @@ static int authorize(kreq *r, mcx_status *rc)
  * every keyprov refusal of an authenticated request (docs/kms.md). */
 static mcx_status audit(kreq *r, const char *uri, uint64_t period_no, const char *outcome)
 {
-    mcx_status st = kms_log_row(r->st, uri, period_no, &r->info, outcome);
+    mcx_status st = kms_log_row(r->h.st, uri, period_no, &r->info, outcome);
     if (st != MCX_OK)
         fprintf(stderr, "mcx-kms: issue log: %s\n", mcx_last_error());
     return st;
@@ -366,7 +280,7 @@ static mcx_status handle_init(kreq *r)
     resp.type = MCX_KMS_MSG_INIT;
     resp.certs = &cert;
     resp.n_certs = 1;
-    r->outcome = "init";
+    r->h.outcome = "init";
     return respond_xml(r, 200, &resp, NULL);
 }
 
@@ -384,8 +298,8 @@ static mcx_status handle_certcache(kreq *r)
     int64_t newest = 0;
     mcx_stmt *q = NULL;
     mcx_status st = mcx_store_prepare(
-        r->st, "SELECT kms_uri, cert_xml, added_at, revoked_at FROM kms_certcache ORDER BY kms_uri",
-        &q);
+        r->h.st,
+        "SELECT kms_uri, cert_xml, added_at, revoked_at FROM kms_certcache ORDER BY kms_uri", &q);
     int row = 0;
     while (st == MCX_OK && (st = mcx_stmt_step(q, &row)) == MCX_OK && row) {
         int64_t at = mcx_stmt_int(q, 2);
@@ -421,7 +335,7 @@ static mcx_status handle_certcache(kreq *r)
     resp.n_certs = n;
     resp.has_cache_num = 1;
     resp.cache_num = (uint64_t)newest;
-    r->outcome = "certcache";
+    r->h.outcome = "certcache";
     st = respond_xml(r, 200, &resp, NULL);
     free(certs);
     return st;
@@ -445,12 +359,12 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
                  "the requested time (key period %" PRIu64
                  ") is more than one key period from now (key period %" PRIu64 ")",
                  period, cur);
-        r->outcome = "refused: time";
-        MCX_GUARD(audit(r, uri, period, r->outcome));
+        r->h.outcome = "refused: time";
+        MCX_GUARD(audit(r, uri, period, r->h.outcome));
         return respond_error(r, 400, why, NULL);
     }
     if (!mcx_kms_can_issue(kms)) {
-        r->outcome = "no secrets";
+        r->h.outcome = "no secrets";
         return respond_error(r, 503, "the KMS cannot issue key sets now", NULL);
     }
     mcx_kms_key_set *sets = mcx_secure_alloc(2 * sizeof *sets);
@@ -458,14 +372,14 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
         return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
     size_t n = 0;
     int fresh = 0;
-    mcx_status st = mcx_kms_issue(kms, r->st, uri, period, &r->info, &sets[0], &fresh);
+    mcx_status st = mcx_kms_issue(kms, r->h.st, uri, period, &r->info, &sets[0], &fresh);
     if (st == MCX_OK) {
         n = 1;
-        r->outcome = fresh ? "issued" : "returned";
+        r->h.outcome = fresh ? "issued" : "returned";
         /* the next period's set only when that is cur + 1 and its window is open now */
         if (period + 1 == cur + 1 &&
             mcx_kms_next_period_due(kms, now_ntp, r->srv->cfg->next_period_window)) {
-            st = mcx_kms_issue(kms, r->st, uri, period + 1, &r->info, &sets[1], NULL);
+            st = mcx_kms_issue(kms, r->h.st, uri, period + 1, &r->info, &sets[1], NULL);
             if (st == MCX_OK)
                 n = 2;
             else if (st == MCX_E_DENIED || st == MCX_E_NOT_FOUND)
@@ -474,7 +388,7 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
     }
     if (st == MCX_E_NOT_FOUND || st == MCX_E_DENIED) {
         mcx_secure_free(sets);
-        r->outcome = st == MCX_E_DENIED ? "refused: revoked" : "refused: unknown identity";
+        r->h.outcome = st == MCX_E_DENIED ? "refused: revoked" : "refused: unknown identity";
         return respond_error(r, 403,
                              st == MCX_E_DENIED ? "the identity is revoked"
                                                 : "the identity is not known to this KMS",
@@ -489,7 +403,7 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
      * issues above) says so, and clients do not keep it (provision.c). Read after the issues, so
      * that a revocation committed meanwhile is seen. */
     mcx_kms_identity id;
-    st = mcx_kms_identity_get(r->st, uri, &id);
+    st = mcx_kms_identity_get(r->h.st, uri, &id);
     if (st != MCX_OK) {
         mcx_secure_free(sets);
         return st;
@@ -497,7 +411,7 @@ static mcx_status handle_keyprov(kreq *r, const char *uri, uint64_t ntp)
     if (id.revoked) {
         for (size_t i = 0; i < n; i++)
             sets[i].revoked = MCX_KMS_TRUE;
-        r->outcome = fresh ? "issued (marked revoked)" : "returned (marked revoked)";
+        r->h.outcome = fresh ? "issued (marked revoked)" : "returned (marked revoked)";
     }
     mcx_kms_response resp;
     response_head(r, &resp);
@@ -525,7 +439,7 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         char *end = NULL;
         if (slash == NULL || strlen(slash + 1) != 16 ||
             !pct_decode(tail, (size_t)(slash - tail), path_uri, sizeof path_uri)) {
-            r->outcome = "refused: path";
+            r->h.outcome = "refused: path";
             return respond_error(r, 400,
                                  "keyprov path: expected keyprov/<user URI>/<16 hex digits>", NULL);
         }
@@ -533,33 +447,33 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         /* exactly 16 hex digits: strtoull alone would also take a "0x" prefix */
         unsigned long long v = strtoull(slash + 1, &end, 16);
         if (errno != 0 || *end != '\0' || strspn(slash + 1, "0123456789abcdefABCDEF") != 16) {
-            r->outcome = "refused: path";
+            r->h.outcome = "refused: path";
             return respond_error(r, 400, "keyprov path: the time is not 16 hex digits", NULL);
         }
         /* NTP-64: seconds in the high 32 bits, era resolved against the KMS clock (RFC 5905 §6) */
         ntp = mcx_kms_ntp_nearest((uint32_t)(v >> 32), ntp);
     }
-    if (r->body_len == 0) {
-        r->outcome = "refused: no body";
+    if (r->h.body_len == 0) {
+        r->h.outcome = "refused: no body";
         return respond_error(r, 400, "a KmsRequest document is required", NULL);
     }
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Type");
+    const char *ct = httpd_header(&r->h, "Content-Type");
     if (ct != NULL && strncasecmp(ct, "application/xml", 15) != 0 &&
         strncasecmp(ct, "text/xml", 8) != 0) {
-        r->outcome = "refused: content type";
+        r->h.outcome = "refused: content type";
         return respond_error(r, 415, "the body must be application/xml", NULL);
     }
     mcx_kms_request rq;
-    if (mcx_kms_request_parse((const uint8_t *)r->body, r->body_len, MCX_KMS_XML_VALIDATE, &rq) !=
-        MCX_OK) {
+    if (mcx_kms_request_parse((const uint8_t *)r->h.body, r->h.body_len, MCX_KMS_XML_VALIDATE,
+                              &rq) != MCX_OK) {
         char why[400];
         snprintf(why, sizeof why, "malformed KmsRequest: %s", mcx_last_error());
-        r->outcome = "refused: malformed";
+        r->h.outcome = "refused: malformed";
         return respond_error(r, 400, why, NULL);
     }
     r->rq = rq;
     if (rt == R_KEYPROV_PATH && strcmp(path_uri, rq.user_uri) != 0) {
-        r->outcome = "refused: user mismatch";
+        r->h.outcome = "refused: user mismatch";
         return respond_error(r, 400, "the KmsRequest UserUri differs from the URI in the path",
                              NULL);
     }
@@ -569,15 +483,15 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
     if (!may) {
         static const char *const hd[] = {
             "WWW-Authenticate", "Bearer realm=\"mcx-kms\", error=\"insufficient_scope\"", NULL};
-        r->outcome = "refused: not the token's user";
-        MCX_GUARD(audit(r, rq.user_uri, mcx_kms_period_of(r->srv->kms, ntp), r->outcome));
+        r->h.outcome = "refused: not the token's user";
+        MCX_GUARD(audit(r, rq.user_uri, mcx_kms_period_of(r->srv->kms, ntp), r->h.outcome));
         return respond_error(r, 403, "the access token does not authorise this UserUri", hd);
     }
     /* the identity is known: its responses are wrapped / signed when it has client keys */
     r->ck = mcx_secure_alloc(sizeof *r->ck);
     if (r->ck == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "KMS: cannot allocate secure memory");
-    mcx_status ckst = mcx_kms_client_keys_get(r->srv->kms, r->st, rq.user_uri, r->ck);
+    mcx_status ckst = mcx_kms_client_keys_get(r->srv->kms, r->h.st, rq.user_uri, r->ck);
     if (ckst != MCX_OK) {
         /* fail closed: never answer such a client unsigned or with its keys in clear */
         mcx_secure_free(r->ck);
@@ -596,8 +510,8 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
 
 static mcx_status dispatch(kreq *r)
 {
-    if (strcmp(r->path, "/health") == 0) {
-        if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+    if (strcmp(r->h.path, "/health") == 0) {
+        if (strcmp(r->h.method, "GET") != 0 && strcmp(r->h.method, "HEAD") != 0) {
             static const char *const h[] = {"Allow", "GET, HEAD", NULL};
             return respond_text(r, 405, "method not allowed\n", h);
         }
@@ -607,11 +521,11 @@ static mcx_status dispatch(kreq *r)
     size_t pl = strlen(KMS_API_PREFIX);
     route rt;
     const char *tail = "";
-    if (strncmp(r->path, KMS_API_PREFIX, pl) != 0) {
-        r->outcome = "not found";
+    if (strncmp(r->h.path, KMS_API_PREFIX, pl) != 0) {
+        r->h.outcome = "not found";
         return respond_error(r, 404, "no such resource", NULL);
     }
-    const char *rest = r->path + pl;
+    const char *rest = r->h.path + pl;
     if (strcmp(rest, "init") == 0)
         rt = R_INIT;
     else if (strcmp(rest, "keyprov") == 0)
@@ -622,260 +536,71 @@ static mcx_status dispatch(kreq *r)
     } else if (strcmp(rest, "certcache") == 0)
         rt = R_CERTCACHE;
     else {
-        r->outcome = "not found";
+        r->h.outcome = "not found";
         return respond_error(r, 404, "no such resource", NULL);
     }
-    if (strcmp(r->method, "POST") != 0) {
+    if (strcmp(r->h.method, "POST") != 0) {
         static const char *const h[] = {"Allow", "POST", NULL};
-        r->outcome = "method";
+        r->h.outcome = "method";
         return respond_error(r, 405, "only POST is allowed here", h);
     }
-    if (r->body_too_big) {
-        r->outcome = "too large";
+    if (r->h.body_too_big) {
+        r->h.outcome = "too large";
         return respond_error(r, 413, "the request body is larger than 64 KiB", NULL);
     }
-    mcx_status rc = pool_get(r->srv, &r->st);
+    mcx_status rc = httpd_pool_get(&r->srv->pool, &r->h.st);
     if (rc != MCX_OK)
         return rc;
     rc = handle_api(r, rt, tail);
-    pool_put(r->srv, r->st);
-    r->st = NULL;
+    httpd_pool_put(&r->srv->pool, r->h.st);
+    r->h.st = NULL;
     return rc;
 }
 
-/* ---- libmicrohttpd callbacks ----------------------------------------------------------------- */
+/* ---- The shared daemon's hooks (httpd_internal.h) ------------------------------------------- */
 
-static double mono_ms(void)
+static void on_init(httpd_request *h)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    kreq *r = (kreq *)h;
+    r->srv = h->app;
 }
 
-static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+static mcx_status on_dispatch(httpd_request *h)
 {
-    (void)conn;
-    kreq *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    r->srv = cls;
-    r->started = mono_ms();
-    uint8_t id[16];
-    if (RAND_bytes(id, sizeof id) != 1)
-        memset(id, 0, sizeof id);
-    for (size_t i = 0; i < sizeof id; i++)
-        snprintf(r->request_id + 2 * i, 3, "%02x", id[i]);
-    snprintf(r->sub, sizeof r->sub, "-");
-    /* The raw path (before libmicrohttpd's unescaping, so that an encoded '/' in a user URI stays
-     * inside its segment), without the query, printable ASCII only so that a log line cannot be
-     * forged. */
-    const char *u = uri != NULL ? uri : "";
-    size_t plen = strcspn(u, "?");
-    size_t o = 0;
-    for (size_t i = 0; i < plen && o + 1 < sizeof r->path; i++) {
-        unsigned char c = (unsigned char)u[i];
-        r->path[o++] = (c > 0x20 && c < 0x7F && c != '"') ? (char)c : '?';
-    }
-    r->path[o] = '\0';
-    return r;
+    kreq *r = (kreq *)h;
+    r->kms_now = r->h.now + r->srv->cfg->clock_offset;
+    return dispatch(r);
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+static mcx_status on_too_large(httpd_request *h)
 {
-    snprintf(out, cap, "-");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
+    kreq *r = (kreq *)h;
+    r->h.outcome = "too large";
+    return respond_error(r, 413, "the request body is larger than 64 KiB", NULL);
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+static mcx_status on_failed(httpd_request *h, mcx_status rc)
 {
-    (void)cls;
-    (void)url;
-    (void)version;
-    kreq *r = *con_cls;
-    if (r == NULL)
-        return MHD_NO;
-    if (r->conn == NULL) {
-        /* first call: headers only */
-        r->conn = conn;
-        r->method = method;
-        client_address(conn, r->addr, sizeof r->addr);
-        r->now = (int64_t)time(NULL);
-        r->kms_now = r->now + r->srv->cfg->clock_offset;
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > KMS_MAX_BODY) {
-            /* refused before reading the body; libmicrohttpd then closes the connection */
-            r->outcome = "too large";
-            return respond_error(r, 413, "the request body is larger than 64 KiB", NULL) == MCX_OK
-                       ? MHD_YES
-                       : MHD_NO;
-        }
-        return MHD_YES;
-    }
-    if (r->responded)
-        return MHD_YES; /* 413 already queued; libmicrohttpd discards the rest */
-    if (*upload_data_size > 0) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        if (r->body_too_big || r->body_len + n > KMS_MAX_BODY) {
-            r->body_too_big = 1;
-            return MHD_YES;
-        }
-        if (r->body_len + n + 1 > r->body_cap) {
-            size_t cap = r->body_cap != 0 ? r->body_cap : 4096;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            char *nb = realloc(r->body, cap); /* a KmsRequest holds no secret */
-            if (nb == NULL)
-                return MHD_NO;
-            r->body = nb;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload_data, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
-        return MHD_YES;
-    }
-    mcx_clear_error();
-    mcx_status rc = dispatch(r);
-    if (rc != MCX_OK || !r->responded) {
-        fprintf(stderr, "mcx-kms: %s %s failed: %s (%s) request_id=%s\n", r->method, r->path,
-                mcx_status_name(rc), mcx_last_error(), r->request_id);
-        r->outcome = "error";
-        if (!r->responded &&
-            respond_error(r, rc == MCX_E_NOMEM ? 503 : 500, "internal error", NULL) != MCX_OK)
-            return MHD_NO;
-    }
-    return MHD_YES;
+    kreq *r = (kreq *)h;
+    r->h.outcome = "error";
+    return respond_error(r, rc == MCX_E_NOMEM ? 503 : 500, "internal error", NULL);
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_done(httpd_request *h)
 {
-    (void)conn;
-    kms_server *srv = cls;
-    kreq *r = *con_cls;
-    *con_cls = NULL;
-    if (r == NULL)
-        return;
-    if (srv->cfg->log_requests && r->method != NULL) {
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        char ts[32];
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        /* sub is token text: printable, no quotes or spaces */
-        char sub[sizeof r->sub];
-        size_t o = 0;
-        for (size_t i = 0; r->sub[i] != '\0' && o + 1 < sizeof sub; i++) {
-            unsigned char c = (unsigned char)r->sub[i];
-            sub[o++] = (c > 0x20 && c < 0x7F && c != '"') ? (char)c : '?';
-        }
-        sub[o] = '\0';
-        char line[1024];
-        int n = snprintf(line, sizeof line,
-                         "mcx-kms: time=%s request_id=%s method=%s path=%s status=%u addr=%s "
-                         "sub=%s outcome=\"%s\" duration_ms=%.3f%s\n",
-                         ts, r->request_id, r->method, r->path, r->status, r->addr, sub,
-                         r->outcome != NULL ? r->outcome : "-", mono_ms() - r->started,
-                         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-        if (n > 0) {
-            size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-            ssize_t w = write(STDERR_FILENO, line, len);
-            (void)w;
-        }
-    }
-    free(r->body);
+    kreq *r = (kreq *)h;
     mcx_secure_free(r->ck);
     mcx_memzero(&r->claims, sizeof r->claims);
-    free(r);
 }
 
 /* ---- Start and stop -------------------------------------------------------------------------- */
-
-static mcx_status read_file(const char *path, size_t max, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return MCX_FAIL(MCX_E_IO, "KMS: cannot read %s: %s", path, strerror(errno));
-    char *buf = mcx_secure_alloc(max + 1);
-    size_t n = buf != NULL ? fread(buf, 1, max, f) : 0;
-    int big = buf != NULL && !feof(f);
-    fclose(f);
-    if (buf == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "KMS: out of memory");
-    if (big || n == 0) {
-        mcx_secure_free(buf);
-        return MCX_FAIL(MCX_E_IO, "KMS: %s is empty or larger than %zu KiB", path, max / 1024);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len != NULL)
-        *len = n;
-    return MCX_OK;
-}
-
-static mcx_status parse_listen(const char *listen, struct sockaddr_storage *ss, int *v6)
-{
-    char host[256];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *e = strchr(listen, ']');
-        if (e == NULL || e[1] != ':' || (size_t)(e - listen - 1) >= sizeof host)
-            return MCX_FAIL(MCX_E_ARG, "KMS: listen \"%.64s\" is not [ADDR]:PORT", listen);
-        memcpy(host, listen + 1, (size_t)(e - listen - 1));
-        host[e - listen - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *c = strrchr(listen, ':');
-        if (c == NULL || (size_t)(c - listen) >= sizeof host)
-            return MCX_FAIL(MCX_E_ARG, "KMS: listen \"%.64s\" is not ADDR:PORT", listen);
-        memcpy(host, listen, (size_t)(c - listen));
-        host[c - listen] = '\0';
-        port = c + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
-        return MCX_FAIL(MCX_E_ARG, "KMS: bad port in listen \"%.64s\"", listen);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int e = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
-    if (e != 0 || res == NULL)
-        return MCX_FAIL(MCX_E_ARG, "KMS: cannot resolve listen address \"%.64s\": %s", host,
-                        gai_strerror(e));
-    memset(ss, 0, sizeof *ss);
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    return MCX_OK;
-}
 
 static void free_server(kms_server *srv)
 {
     if (srv == NULL)
         return;
-    for (size_t i = 0; i < srv->pool_n; i++)
-        mcx_store_close(srv->pool[i]);
-    free(srv->pool);
+    httpd_pool_free(&srv->pool);
     mcx_token_verifier_free(srv->verifier);
-    mcx_secure_free(srv->tls_cert);
-    mcx_secure_free(srv->tls_key);
-    pthread_mutex_destroy(&srv->pool_lock);
     free(srv);
 }
 
@@ -890,19 +615,19 @@ mcx_status kms_server_start(kms_server **out, const mcx_kms_config *cfg, const m
     if (cfg->issuer == NULL)
         return MCX_FAIL(MCX_E_ARG, "KMS server: the configuration needs \"issuer\" (the IdMS "
                                    "whose access tokens are accepted)");
-    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-        return MCX_FAIL(MCX_E_UNSUPPORTED, "KMS server: libmicrohttpd was built without TLS");
+    MCX_GUARD(httpd_require_tls("KMS server"));
     kms_server *srv = calloc(1, sizeof *srv);
     if (srv == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "KMS server: out of memory");
     srv->cfg = cfg;
     srv->kms = kms;
-    pthread_mutex_init(&srv->pool_lock, NULL);
+    httpd_pool_init(&srv->pool, cfg->store, 0);
 
     mcx_status rc;
     char *jwks = NULL;
     if (cfg->jwks_file != NULL)
-        MCX_GUARD_GOTO(rc, read_file(cfg->jwks_file, 256 * 1024, &jwks, NULL), fail);
+        MCX_GUARD_GOTO(rc, httpd_read_file("KMS", cfg->jwks_file, JWKS_FILE_MAX, &jwks, NULL),
+                       fail);
     mcx_token_verifier_config vc = {0};
     vc.issuer = cfg->issuer;
     vc.audience = cfg->audience != NULL ? cfg->audience : cfg->issuer;
@@ -920,38 +645,36 @@ mcx_status kms_server_start(kms_server **out, const mcx_kms_config *cfg, const m
     MCX_GUARD_GOTO(rc, mcx_store_open(&st, cfg->store), fail);
     /* a store of an older schema gains the newer tables (kms_client_keys) before serving */
     rc = kms_schema_migrate(st);
-    pool_put(srv, st);
+    httpd_pool_put(&srv->pool, st);
     if (rc != MCX_OK)
         goto fail;
 
-    MCX_GUARD_GOTO(rc, read_file(cfg->tls_cert, 65535, &srv->tls_cert, NULL), fail);
-    MCX_GUARD_GOTO(rc, read_file(cfg->tls_key, 65535, &srv->tls_key, NULL), fail);
-    struct sockaddr_storage ss;
-    int v6 = 0;
-    MCX_GUARD_GOTO(rc, parse_listen(cfg->listen, &ss, &v6), fail);
-    unsigned flags = MHD_USE_TLS | MHD_USE_AUTO_INTERNAL_THREAD;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    uint16_t port =
-        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    srv->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, access_cb, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)(cfg->threads ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)CONNECTION_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)PER_IP_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEM, MHD_OPTION_URI_LOG_CALLBACK,
-        uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
-        rc = MCX_FAIL(MCX_E_IO,
-                      "KMS server: cannot listen on %s with TLS (address in use, or a bad "
-                      "certificate or key)",
-                      cfg->listen);
-        goto fail;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di != NULL ? di->port : port;
+    httpd_config *hc = &srv->http_cfg;
+    hc->what = "KMS";
+    hc->server_name = "KMS server";
+    hc->log_prefix = "mcx-kms";
+    hc->listen = cfg->listen;
+    hc->tls_cert = cfg->tls_cert;
+    hc->tls_key = cfg->tls_key;
+    hc->path_max = PATH_MAX_KMS;
+    hc->request_size = sizeof(kreq);
+    hc->max_body = KMS_MAX_BODY;
+    hc->early_413 = 1;
+    hc->threads = cfg->threads ? cfg->threads : 2;
+    hc->connections = CONNECTION_LIMIT;
+    hc->per_ip = PER_IP_LIMIT;
+    hc->timeout = CONNECTION_TIMEOUT;
+    hc->conn_memory = CONNECTION_MEM;
+    hc->log_requests = cfg->log_requests;
+    hc->log_style = HTTPD_LOG_TRACED;
+    hc->pool = &srv->pool;
+    hc->app = srv;
+    hc->init = on_init;
+    hc->dispatch = on_dispatch;
+    hc->too_large = on_too_large;
+    hc->failed = on_failed;
+    hc->done = on_done;
+    MCX_GUARD_GOTO(rc, httpd_start(&srv->http, hc), fail);
     *out = srv;
     return MCX_OK;
 fail:
@@ -961,14 +684,13 @@ fail:
 
 uint16_t kms_server_port(const kms_server *srv)
 {
-    return srv != NULL ? srv->port : 0;
+    return srv != NULL ? httpd_port(srv->http) : 0;
 }
 
 void kms_server_stop(kms_server *srv)
 {
     if (srv == NULL)
         return;
-    if (srv->daemon != NULL)
-        MHD_stop_daemon(srv->daemon);
+    httpd_stop(srv->http);
     free_server(srv);
 }
