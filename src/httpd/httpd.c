@@ -468,8 +468,8 @@ mcx_status httpd_start(httpd_server **out, const httpd_config *cfg)
     /* The thread model is the server's: a pool of workers, each polling many connections, or a
      * thread per connection where a handler may hold its connection open (an event stream). */
     unsigned flags = MHD_USE_TLS;
-    flags |= cfg->threads != 0 ? MHD_USE_AUTO_INTERNAL_THREAD
-                               : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    flags |= cfg->per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
+                                 : MHD_USE_AUTO_INTERNAL_THREAD;
     if (v6)
         flags |= MHD_USE_IPv6;
     uint16_t port =
@@ -477,7 +477,7 @@ mcx_status httpd_start(httpd_server **out, const httpd_config *cfg)
     /* The options that differ by server go first; MHD_OPTION_ARRAY ends them. */
     struct MHD_OptionItem opts[4];
     size_t k = 0;
-    if (cfg->threads != 0)
+    if (!cfg->per_connection)
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL};
     if (cfg->per_ip != 0)
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip, NULL};

@@ -84,11 +84,14 @@ struct httpd_config {
     const char *log_prefix;  /* the log lines' program name: "mcx-kms" */
     const char *listen;      /* ADDR:PORT or [ADDR]:PORT; port 0: any free port */
     const char *tls_cert, *tls_key;
-    size_t path_max;      /* the path is cut to path_max - 1 octets (<= HTTPD_PATH_MAX) */
-    size_t request_size;  /* >= sizeof(httpd_request), which starts the server's own struct */
-    size_t max_body;      /* larger bodies set body_too_big */
-    int early_413;        /* refuse an announced Content-Length above max_body with too_large */
-    unsigned threads;     /* thread pool size; 0: a thread per connection */
+    size_t path_max;     /* the path is cut to path_max - 1 octets (<= HTTPD_PATH_MAX) */
+    size_t request_size; /* >= sizeof(httpd_request), which starts the server's own struct */
+    size_t max_body;     /* larger bodies set body_too_big */
+    int early_413;       /* refuse an announced Content-Length above max_body with too_large */
+    /* The thread model: a pool of threads workers each polling many connections, or (when
+     * per_connection) a thread per connection, for handlers that hold theirs open. */
+    int per_connection;
+    unsigned threads;
     unsigned connections; /* simultaneous connections */
     unsigned per_ip;      /* per client address; 0: no limit */
     unsigned timeout;     /* idle seconds before a connection is closed */
