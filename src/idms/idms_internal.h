@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "httpd/httpd_internal.h"
 #include "idms/form_internal.h"
 #include "mcxsec/idms.h"
 #include "mcxsec/store.h"
@@ -200,13 +201,11 @@ typedef struct idms_req idms_req;
 
 struct mcx_idms {
     const mcx_idms_config *cfg;
-    struct MHD_Daemon *daemon;
-    uint16_t port;
+    httpd_config http_cfg;
+    httpd_server *http;
     char *dummy_hash; /* verified for unknown users so that timing does not tell them apart */
 
-    pthread_mutex_t pool_lock; /* free store connections */
-    mcx_store **pool;
-    size_t pool_n, pool_cap;
+    httpd_pool pool; /* store connections: one per worker at a time, reused */
 
     pthread_mutex_t keys_lock;
     idms_keyset *keys;
@@ -223,23 +222,18 @@ struct mcx_idms {
     int stopping;
 };
 
-/* What a handler gets and fills. */
+/* What a handler gets and fills: a view of the shared request (httpd_internal.h) made when it
+ * is routed, with a store connection leased for it. */
 struct idms_req {
+    httpd_request *http; /* connection, raw path, status, log line */
     mcx_idms *srv;
     mcx_store *st; /* leased for the request */
     const char *method;
-    char *uri; /* raw request target */
-    char path[256];
-    const char *query; /* after '?' in uri, or NULL */
-    char addr[64];
-    char *body;
-    size_t body_len, body_cap;
-    int body_too_big;
+    const char *query; /* after '?' in the request target, or NULL */
+    const char *addr;  /* the client's address */
+    const char *body;  /* NUL-terminated */
+    size_t body_len;
     int64_t now;
-    double started;
-    unsigned status;
-    struct MHD_Connection *conn;
-    int responded;
 };
 
 /* Responses: body copied. headers: NULL-terminated name, value pairs. */

@@ -2,17 +2,11 @@
  * per-request memory, store connections per worker, signing-key reloads, and one structured log
  * line per request (never a password, code or token: the path is logged without its query). */
 #include <ctype.h>
-#include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -27,56 +21,11 @@
 #define CONNECTION_LIMIT   1000
 #define CONNECTION_TIMEOUT 30
 #define CONNECTION_MEM     (64 * 1024)
-/* GnuTLS priorities: TLS 1.3 and 1.2 only (RFC 8996 deprecates 1.0 and 1.1; RFC 9325 §3.1.1),
- * safe renegotiation required (RFC 5746). */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
-
-/* libmicrohttpd keeps the TLS key and certificate text for the daemon's life. */
-typedef struct tls_mem {
-    char *cert;
-    char *key;
-    size_t key_len;
-} tls_mem;
+#define PATH_MAX_IDMS      256
 
 typedef struct server_priv {
-    tls_mem tls;
     char *discovery;
 } server_priv;
-
-/* ---- Store connections: one per worker at a time, reused ------------------------------------ */
-
-static mcx_status pool_get(mcx_idms *srv, mcx_store **out)
-{
-    pthread_mutex_lock(&srv->pool_lock);
-    if (srv->pool_n > 0) {
-        *out = srv->pool[--srv->pool_n];
-        pthread_mutex_unlock(&srv->pool_lock);
-        return MCX_OK;
-    }
-    pthread_mutex_unlock(&srv->pool_lock);
-    return mcx_store_open(out, srv->cfg->store);
-}
-
-static void pool_put(mcx_idms *srv, mcx_store *st)
-{
-    if (st == NULL)
-        return;
-    mcx_store_rollback(st); /* a handler that failed midway leaves no transaction open */
-    pthread_mutex_lock(&srv->pool_lock);
-    if (srv->pool_n == srv->pool_cap) {
-        size_t nc = srv->pool_cap ? 2 * srv->pool_cap : 8;
-        mcx_store **np = realloc(srv->pool, nc * sizeof *np);
-        if (np == NULL) {
-            pthread_mutex_unlock(&srv->pool_lock);
-            mcx_store_close(st);
-            return;
-        }
-        srv->pool = np;
-        srv->pool_cap = nc;
-    }
-    srv->pool[srv->pool_n++] = st;
-    pthread_mutex_unlock(&srv->pool_lock);
-}
 
 /* ---- Signing keys ---------------------------------------------------------------------------- */
 
@@ -134,9 +83,9 @@ mcx_status mcx_idms_reload_keys(mcx_idms *srv)
     if (srv == NULL)
         return MCX_FAIL(MCX_E_ARG, "IdMS: NULL server");
     mcx_store *st = NULL;
-    MCX_GUARD(pool_get(srv, &st));
+    MCX_GUARD(httpd_pool_get(&srv->pool, &st));
     mcx_status rc = reload_keys_with(srv, st);
-    pool_put(srv, st);
+    httpd_pool_put(&srv->pool, st);
     return rc;
 }
 
@@ -158,7 +107,7 @@ static void *watcher_main(void *arg)
         pthread_mutex_unlock(&srv->stop_lock);
         int64_t now = (int64_t)time(NULL);
         mcx_store *st = NULL;
-        if (pool_get(srv, &st) == MCX_OK) {
+        if (httpd_pool_get(&srv->pool, &st) == MCX_OK) {
             char kid[128];
             pthread_mutex_lock(&srv->keys_lock);
             char cur[128];
@@ -182,7 +131,7 @@ static void *watcher_main(void *arg)
                               now - 3600) != MCX_OK)
                     fprintf(stderr, "mcx-idms: housekeeping failed: %s\n", mcx_last_error());
             }
-            pool_put(srv, st);
+            httpd_pool_put(&srv->pool, st);
         }
         pthread_mutex_lock(&srv->stop_lock);
     }
@@ -195,27 +144,15 @@ static void *watcher_main(void *arg)
 mcx_status idms_respond(idms_req *r, unsigned status, const char *content_type, const char *body,
                         size_t len, const char *const *headers)
 {
-    if (r->responded)
-        return MCX_FAIL(MCX_E_INTERNAL, "IdMS: second response to one request");
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "IdMS: cannot create a response");
-    if (content_type != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     /* HTTPS only, for a year (RFC 6797 §6.1); no includeSubDomains: the IdMS does not speak for
      * its domain's other hosts */
-    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
-        MHD_add_response_header(resp, headers[i], headers[i + 1]);
-    enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    if (ok != MHD_YES)
-        return MCX_FAIL(MCX_E_IO, "IdMS: cannot queue the response");
-    r->status = status;
-    r->responded = 1;
-    return MCX_OK;
+    static const char *const std[] = {"X-Content-Type-Options", "nosniff",
+                                      "Strict-Transport-Security", "max-age=31536000", NULL};
+    return httpd_queue(r->http, status, resp, content_type, std, headers);
 }
 
 mcx_status idms_respond_json(idms_req *r, unsigned status, json_t *obj, int no_store)
@@ -366,7 +303,7 @@ mcx_status idms_respond_html_error_with(idms_req *r, unsigned status, const char
 
 const char *idms_header(idms_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    return httpd_header(r->http, name);
 }
 
 /* ---- Routing --------------------------------------------------------------------------------- */
@@ -387,7 +324,7 @@ static mcx_status method_not_allowed(idms_req *r, const char *allow)
 
 static int is_get(const idms_req *r)
 {
-    return strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    return httpd_is_get(r->http);
 }
 
 static mcx_status handle_jwks(idms_req *r)
@@ -401,46 +338,46 @@ static mcx_status handle_jwks(idms_req *r)
 
 static mcx_status with_store(idms_req *r, mcx_status (*fn)(idms_req *))
 {
-    mcx_status rc = pool_get(r->srv, &r->st);
+    mcx_status rc = httpd_pool_get(&r->srv->pool, &r->st);
     if (rc != MCX_OK)
         return rc;
     rc = fn(r);
-    pool_put(r->srv, r->st);
+    httpd_pool_put(&r->srv->pool, r->st);
     r->st = NULL;
     return rc;
 }
 
 static mcx_status dispatch(idms_req *r)
 {
-    if (r->body_too_big)
+    if (r->http->body_too_big)
         return respond_json_status(r, 413, "request_too_large", NULL);
-    if (strcmp(r->path, "/health") == 0) {
+    if (strcmp(r->http->path, "/health") == 0) {
         if (!is_get(r))
             return method_not_allowed(r, "GET, HEAD");
         static const char ok[] = "{\"status\":\"ok\"}";
         static const char *const h[] = {"Cache-Control", "no-store", NULL};
         return idms_respond(r, 200, "application/json", ok, sizeof ok - 1, h);
     }
-    if (strcmp(r->path, "/.well-known/openid-configuration") == 0) {
+    if (strcmp(r->http->path, "/.well-known/openid-configuration") == 0) {
         if (!is_get(r))
             return method_not_allowed(r, "GET, HEAD");
         const char *d = ((server_priv *)r->srv->priv)->discovery;
         static const char *const h[] = {"Cache-Control", "public, max-age=300", NULL};
         return idms_respond(r, 200, "application/json", d, strlen(d), h);
     }
-    if (strcmp(r->path, "/jwks") == 0) {
+    if (strcmp(r->http->path, "/jwks") == 0) {
         if (!is_get(r))
             return method_not_allowed(r, "GET, HEAD");
         return handle_jwks(r);
     }
-    if (strcmp(r->path, "/authorize") == 0) {
+    if (strcmp(r->http->path, "/authorize") == 0) {
         if (is_get(r))
             return with_store(r, idms_handle_authorize_get);
         if (strcmp(r->method, "POST") == 0)
             return with_store(r, idms_handle_authorize_post);
         return method_not_allowed(r, "GET, HEAD, POST");
     }
-    if (strcmp(r->path, "/token") == 0) {
+    if (strcmp(r->http->path, "/token") == 0) {
         if (strcmp(r->method, "POST") == 0)
             return with_store(r, idms_handle_token);
         return method_not_allowed(r, "POST");
@@ -448,223 +385,42 @@ static mcx_status dispatch(idms_req *r)
     return respond_json_status(r, 404, "not_found", NULL);
 }
 
-static double mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
+/* ---- The shared daemon's hooks (httpd_internal.h) ------------------------------------------- */
 
-static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+/* The handlers' view of a request. */
+static idms_req view_of(httpd_request *h)
 {
-    (void)conn;
-    idms_req *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    r->srv = cls;
-    r->started = mono_ms();
-    r->uri = strdup(uri != NULL ? uri : "");
-    if (r->uri == NULL) {
-        free(r);
-        return NULL;
-    }
-    char *q = strchr(r->uri, '?');
-    size_t plen = q != NULL ? (size_t)(q - r->uri) : strlen(r->uri);
-    if (q != NULL)
-        r->query = q + 1;
-    /* The path as logged and routed: printable ASCII only, so that a log line cannot be forged */
-    size_t o = 0;
-    for (size_t i = 0; i < plen && o + 1 < sizeof r->path; i++) {
-        unsigned char c = (unsigned char)r->uri[i];
-        r->path[o++] = (c > 0x20 && c < 0x7F && c != '"') ? (char)c : '?';
-    }
-    r->path[o] = '\0';
+    idms_req r = {0};
+    r.http = h;
+    r.srv = h->app;
+    r.method = h->method;
+    r.query = h->query;
+    r.addr = h->addr;
+    r.body = h->body;
+    r.body_len = h->body_len;
+    r.now = h->now;
     return r;
 }
 
-static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+static mcx_status on_dispatch(httpd_request *h)
 {
-    snprintf(out, cap, "-");
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  (socklen_t)cap);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  (socklen_t)cap);
+    idms_req r = view_of(h);
+    return dispatch(&r);
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+static mcx_status on_too_large(httpd_request *h)
 {
-    (void)cls;
-    (void)url;
-    (void)version;
-    idms_req *r = *con_cls;
-    if (r == NULL)
-        return MHD_NO;
-    if (r->conn == NULL) {
-        /* first call: headers only */
-        r->conn = conn;
-        r->method = method;
-        client_address(conn, r->addr, sizeof r->addr);
-        r->now = (int64_t)time(NULL);
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strtoull(cl, NULL, 10) > IDMS_MAX_BODY) {
-            /* refused before reading the body; libmicrohttpd then closes the connection */
-            return respond_json_status(r, 413, "request_too_large", NULL) == MCX_OK ? MHD_YES
-                                                                                    : MHD_NO;
-        }
-        return MHD_YES;
-    }
-    if (r->responded)
-        return MHD_YES; /* 413 already queued; libmicrohttpd discards the rest */
-    if (*upload_data_size > 0) {
-        size_t n = *upload_data_size;
-        *upload_data_size = 0;
-        if (r->body_too_big || r->body_len + n > IDMS_MAX_BODY) {
-            r->body_too_big = 1;
-            return MHD_YES;
-        }
-        if (r->body_len + n + 1 > r->body_cap) {
-            /* grown by hand, not realloc: the old buffer may hold a password and realloc would
-             * free it unwiped */
-            size_t cap = r->body_cap != 0 ? r->body_cap : 1024;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            char *nb = malloc(cap);
-            if (nb == NULL)
-                return MHD_NO;
-            if (r->body != NULL) {
-                memcpy(nb, r->body, r->body_len);
-                mcx_memzero(r->body, r->body_cap);
-                free(r->body);
-            }
-            r->body = nb;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload_data, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
-        return MHD_YES;
-    }
-    mcx_clear_error();
-    mcx_status rc = dispatch(r);
-    if (rc != MCX_OK || !r->responded) {
-        fprintf(stderr, "mcx-idms: %s %s failed: %s (%s)\n", r->method, r->path,
-                mcx_status_name(rc), mcx_last_error());
-        if (!r->responded &&
-            respond_json_status(r, rc == MCX_E_NOMEM ? 503 : 500, "server_error", NULL) != MCX_OK)
-            return MHD_NO;
-    }
-    return MHD_YES;
+    idms_req r = view_of(h);
+    return respond_json_status(&r, 413, "request_too_large", NULL);
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static mcx_status on_failed(httpd_request *h, mcx_status rc)
 {
-    (void)conn;
-    mcx_idms *srv = cls;
-    idms_req *r = *con_cls;
-    *con_cls = NULL;
-    if (r == NULL)
-        return;
-    if (srv->cfg->log_requests && r->method != NULL) {
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        char ts[32];
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        char line[512];
-        int n =
-            snprintf(line, sizeof line,
-                     "mcx-idms: time=%s method=%s path=%s status=%u addr=%s duration_ms=%.3f%s\n",
-                     ts, r->method, r->path, r->status, r->addr, mono_ms() - r->started,
-                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-        if (n > 0) {
-            size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-            ssize_t w = write(STDERR_FILENO, line, len);
-            (void)w;
-        }
-    }
-    if (r->body != NULL) {
-        mcx_memzero(r->body, r->body_cap); /* a login form holds a password */
-        free(r->body);
-    }
-    if (r->uri != NULL) {
-        mcx_memzero(r->uri, strlen(r->uri));
-        free(r->uri);
-    }
-    free(r);
+    idms_req r = view_of(h);
+    return respond_json_status(&r, rc == MCX_E_NOMEM ? 503 : 500, "server_error", NULL);
 }
 
 /* ---- Start and stop -------------------------------------------------------------------------- */
-
-static mcx_status read_pem(const char *path, char **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return MCX_FAIL(MCX_E_IO, "IdMS: cannot read %s: %s", path, strerror(errno));
-    char *buf = mcx_secure_alloc(65536);
-    size_t n = buf != NULL ? fread(buf, 1, 65535, f) : 0;
-    int big = buf != NULL && !feof(f);
-    fclose(f);
-    if (buf == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "IdMS: out of memory");
-    if (big || n == 0) {
-        mcx_secure_free(buf);
-        return MCX_FAIL(MCX_E_IO, "IdMS: %s is empty or larger than 64 KiB", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    if (len != NULL)
-        *len = n;
-    return MCX_OK;
-}
-
-static mcx_status parse_listen(const char *listen, struct sockaddr_storage *ss, int *v6)
-{
-    char host[256];
-    const char *port;
-    if (listen[0] == '[') {
-        const char *e = strchr(listen, ']');
-        if (e == NULL || e[1] != ':' || (size_t)(e - listen - 1) >= sizeof host)
-            return MCX_FAIL(MCX_E_ARG, "IdMS: listen \"%.64s\" is not [ADDR]:PORT", listen);
-        memcpy(host, listen + 1, (size_t)(e - listen - 1));
-        host[e - listen - 1] = '\0';
-        port = e + 2;
-    } else {
-        const char *c = strrchr(listen, ':');
-        if (c == NULL || (size_t)(c - listen) >= sizeof host)
-            return MCX_FAIL(MCX_E_ARG, "IdMS: listen \"%.64s\" is not ADDR:PORT", listen);
-        memcpy(host, listen, (size_t)(c - listen));
-        host[c - listen] = '\0';
-        port = c + 1;
-    }
-    char *end;
-    long p = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || p < 0 || p > 65535)
-        return MCX_FAIL(MCX_E_ARG, "IdMS: bad port in listen \"%.64s\"", listen);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int e = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &res);
-    if (e != 0 || res == NULL)
-        return MCX_FAIL(MCX_E_ARG, "IdMS: cannot resolve listen address \"%.64s\": %s", host,
-                        gai_strerror(e));
-    memset(ss, 0, sizeof *ss);
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    return MCX_OK;
-}
 
 static char *build_discovery(const mcx_idms_config *cfg)
 {
@@ -735,9 +491,7 @@ static void free_server(mcx_idms *srv)
     if (srv == NULL)
         return;
     server_priv *priv = srv->priv;
-    for (size_t i = 0; i < srv->pool_n; i++)
-        mcx_store_close(srv->pool[i]);
-    free(srv->pool);
+    httpd_pool_free(&srv->pool);
     if (srv->keys != NULL)
         idms_keyset_free(srv->keys);
     if (srv->partner_verifiers != NULL) {
@@ -747,12 +501,9 @@ static void free_server(mcx_idms *srv)
     }
     free(srv->dummy_hash);
     if (priv != NULL) {
-        mcx_secure_free(priv->tls.cert);
-        mcx_secure_free(priv->tls.key);
         free(priv->discovery);
         free(priv);
     }
-    pthread_mutex_destroy(&srv->pool_lock);
     pthread_mutex_destroy(&srv->keys_lock);
     pthread_mutex_destroy(&srv->stop_lock);
     pthread_cond_destroy(&srv->stop_cond);
@@ -764,8 +515,7 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
     if (out == NULL || cfg == NULL)
         return MCX_FAIL(MCX_E_ARG, "IdMS: NULL argument");
     *out = NULL;
-    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-        return MCX_FAIL(MCX_E_UNSUPPORTED, "IdMS: libmicrohttpd was built without TLS");
+    MCX_GUARD(httpd_require_tls("IdMS"));
     mcx_idms *srv = calloc(1, sizeof *srv);
     server_priv *priv = calloc(1, sizeof *priv);
     if (srv == NULL || priv == NULL) {
@@ -775,7 +525,7 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
     }
     srv->cfg = cfg;
     srv->priv = priv;
-    pthread_mutex_init(&srv->pool_lock, NULL);
+    httpd_pool_init(&srv->pool, cfg->store, 0);
     pthread_mutex_init(&srv->keys_lock, NULL);
     pthread_mutex_init(&srv->stop_lock, NULL);
     pthread_cond_init(&srv->stop_cond, NULL);
@@ -787,7 +537,7 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
     rc = idms_schema_migrate(st);
     if (rc == MCX_OK)
         rc = reload_keys_with(srv, st);
-    pool_put(srv, st);
+    httpd_pool_put(&srv->pool, st);
     if (rc != MCX_OK)
         goto fail;
     /* Unknown users are checked against this hash so that the time taken does not reveal which
@@ -816,48 +566,42 @@ mcx_status mcx_idms_start(mcx_idms **out, const mcx_idms_config *cfg)
         goto fail;
     }
 
-    MCX_GUARD_GOTO(rc, read_pem(cfg->tls_cert, &priv->tls.cert, NULL), fail);
-    MCX_GUARD_GOTO(rc, read_pem(cfg->tls_key, &priv->tls.key, &priv->tls.key_len), fail);
-    struct sockaddr_storage ss;
-    int v6 = 0;
-    MCX_GUARD_GOTO(rc, parse_listen(cfg->listen, &ss, &v6), fail);
-    unsigned flags = MHD_USE_TLS | MHD_USE_AUTO_INTERNAL_THREAD;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    uint16_t port =
-        ntohs(v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
-    srv->daemon = MHD_start_daemon(
-        flags, port, NULL, NULL, access_cb, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_HTTPS_MEM_KEY, priv->tls.key, MHD_OPTION_HTTPS_MEM_CERT, priv->tls.cert,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CONNECTION_LIMIT,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->per_ip_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEM, MHD_OPTION_URI_LOG_CALLBACK,
-        uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
-        rc = MCX_FAIL(MCX_E_IO,
-                      "IdMS: cannot listen on %s with TLS (address in use, or a bad certificate "
-                      "or key)",
-                      cfg->listen);
-        goto fail;
-    }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di != NULL ? di->port : port;
+    httpd_config *hc = &srv->http_cfg;
+    hc->what = "IdMS";
+    hc->server_name = "IdMS";
+    hc->log_prefix = "mcx-idms";
+    hc->listen = cfg->listen;
+    hc->tls_cert = cfg->tls_cert;
+    hc->tls_key = cfg->tls_key;
+    hc->path_max = PATH_MAX_IDMS;
+    hc->request_size = sizeof(httpd_request);
+    hc->max_body = IDMS_MAX_BODY;
+    hc->early_413 = 1;
+    hc->threads = cfg->threads;
+    hc->connections = CONNECTION_LIMIT;
+    hc->per_ip = cfg->per_ip_connections;
+    hc->timeout = CONNECTION_TIMEOUT;
+    hc->conn_memory = CONNECTION_MEM;
+    hc->log_requests = cfg->log_requests;
+    hc->log_style = HTTPD_LOG_PLAIN;
+    hc->pool = &srv->pool;
+    hc->app = srv;
+    hc->dispatch = on_dispatch;
+    hc->too_large = on_too_large;
+    hc->failed = on_failed;
+    MCX_GUARD_GOTO(rc, httpd_start(&srv->http, hc), fail);
     if (pthread_create(&srv->watcher, NULL, watcher_main, srv) == 0)
         srv->watcher_started = 1;
     *out = srv;
     return MCX_OK;
 fail:
-    if (srv->daemon != NULL)
-        MHD_stop_daemon(srv->daemon);
     free_server(srv);
     return rc;
 }
 
 uint16_t mcx_idms_port(const mcx_idms *srv)
 {
-    return srv != NULL ? srv->port : 0;
+    return srv != NULL ? httpd_port(srv->http) : 0;
 }
 
 void mcx_idms_stop(mcx_idms *srv)
@@ -871,7 +615,6 @@ void mcx_idms_stop(mcx_idms *srv)
         pthread_mutex_unlock(&srv->stop_lock);
         pthread_join(srv->watcher, NULL);
     }
-    if (srv->daemon != NULL)
-        MHD_stop_daemon(srv->daemon);
+    httpd_stop(srv->http);
     free_server(srv);
 }
