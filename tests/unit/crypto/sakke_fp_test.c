@@ -523,6 +523,20 @@ static void wide_sums_on(const fp_mod *md, int n)
         fp_sub(&want, &p1, &p2, md); /* p1 - p2 - p2 */
         fp_sub(&want, &want, &p2, md);
         bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        /* fp_mul_add2 / fp_mul_sub2 (lazy or fused, whichever the kernels favour), also with
+         * the output aliasing an input */
+        fp_sub(&want, &p1, &p2, md);
+        fp_mul_sub2(&got, &v[0], &v[1], &v[2], &v[3], md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        got = v[3];
+        fp_mul_sub2(&got, &v[0], &v[1], &v[2], &got, md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        fp_add(&want, &p1, &p2, md);
+        fp_mul_add2(&got, &v[0], &v[1], &v[2], &v[3], md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
+        got = v[0];
+        fp_mul_add2(&got, &got, &v[1], &v[2], &v[3], md);
+        bad += memcmp(got.v, want.v, sizeof got.v) != 0;
     }
     CHECK(bad == 0);
 }
