@@ -10,15 +10,16 @@
  *   a is split into 20 digits of 52 bits; b is split the same way after a shift left by 16 bits
  *   (b' = b*2^16 < 2^1040), so that 20 Montgomery steps of 52 bits (R' = 2^1040) give
  *   a*b'*2^-1040 = a*b*2^-1024 mod m: the radix changes, the Montgomery form stays the same.
- *   Step i adds a*b'_i and u_i*m (u_i = column_i * (-m^-1) mod 2^52) to an accumulator of 24
- *   64-bit lanes that is then moved down one lane. The lanes are never normalised inside the loop
- *   (each gains < 2^54 a step: < 2^59 after 20 steps); only the lowest column, whose value sets
- *   u_i, is tracked exactly, in a scalar register.
+ *   Step i adds the low halves of a*b'_i and u_i*m (u_i = column_i * (-m^-1) mod 2^52) to an
+ *   accumulator of 24 64-bit lanes, moves it down one lane (column i, now 0 mod 2^52, retires)
+ *   and adds the high halves, which belong one column up, at the same lanes as the low ones. The
+ *   lanes are never normalised inside the loop (each gains < 2^54 a step: < 2^59 after 20 steps);
+ *   only the lowest column, whose value sets u_i, is tracked exactly, in a scalar register.
  *
  * Latency: the products with b'_i do not depend on u and run ahead in their own accumulator; the
  * products with u_i go to a second one. The next column's value needs u_i's contribution to it
  * (lo(m_1 u_i) + hi(m_0 u_i)); that is computed in scalar code, so the chain from u_i to
- * u_(i+1) is a few scalar multiplications and never waits for a vector multiply-add.
+ * u_(i+1) waits for no vector multiply-add of u_i.
  *
  * The result (T + U m) / 2^1040 < 2m is normalised to 52-bit digits, repacked into 64-bit limbs
  * and reduced once with a masked selection.
@@ -59,10 +60,8 @@ static inline uint64_t digit(const uint64_t x[FP_LIMBS], int k, int shift)
 void fp_mont_ifma_prepare(fp_mod *md)
 {
     memset(md->ifma_m, 0, sizeof md->ifma_m);
-    memset(md->ifma_mup, 0, sizeof md->ifma_mup);
     for (int k = 0; k < D; k++) {
         md->ifma_m[k] = digit(md->m, k, 0);
-        md->ifma_mup[k + 1] = md->ifma_m[k];
     }
 }
 
@@ -83,20 +82,17 @@ TARGET static inline uint64_t lane1(__m256i v)
 TARGET void fp_mont_mul_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS],
                              const uint64_t b[FP_LIMBS], const fp_mod *md)
 {
-    uint64_t A[LANES] = {0}, Aup[LANES] = {0}, B[D];
+    uint64_t A[LANES] = {0}, B[D];
     UNROLL
     for (int k = 0; k < D; k++) {
         A[k] = digit(a, k, 0);
-        Aup[k + 1] = A[k];
         B[k] = digit(b, k, 16);
     }
-    __m256i va[NV], vaup[NV], vm[NV], vmup[NV], acc_b[NV], acc_u[NV];
+    __m256i va[NV], vm[NV], acc_b[NV], acc_u[NV];
     UNROLL
     for (int j = 0; j < NV; j++) {
         va[j] = _mm256_loadu_si256((const __m256i *)&A[4 * j]);
-        vaup[j] = _mm256_loadu_si256((const __m256i *)&Aup[4 * j]);
         vm[j] = _mm256_loadu_si256((const __m256i *)&md->ifma_m[4 * j]);
-        vmup[j] = _mm256_loadu_si256((const __m256i *)&md->ifma_mup[4 * j]);
         acc_b[j] = _mm256_setzero_si256();
         acc_u[j] = _mm256_setzero_si256();
     }
@@ -106,36 +102,35 @@ TARGET void fp_mont_mul_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS],
      * scalar shadow of acc_u's lane 0 */
     uint64_t u_low = 0;
     for (int i = 0; i < D; i++) {
+        /* low halves at lane k (column i + k); lanes 20..23 of va and vm are zero */
         __m256i bi = _mm256_set1_epi64x((long long)B[i]);
-        /* the low halves of digit k go to lane k, the high halves to lane k + 1 (lanes 20..23
-         * of va and vm are zero: 5 vectors of low halves, 6 of high halves) */
         UNROLL
         for (int j = 0; j < NV - 1; j++)
             acc_b[j] = _mm256_madd52lo_epu64(acc_b[j], va[j], bi);
-        UNROLL
-        for (int j = 0; j < NV; j++)
-            acc_b[j] = _mm256_madd52hi_epu64(acc_b[j], vaup[j], bi);
         uint64_t s = lane0(acc_b[0]) + u_low; /* column i */
         uint64_t u = (s * k0) & M52;
-        /* before u_i's products: acc_u's lane 1 is the next column's old share */
+        /* before u_i's products: acc_u's lane 1 is the next column's share so far */
         uint64_t next = lane1(acc_u[0]);
         __m256i ui = _mm256_set1_epi64x((long long)u);
         UNROLL
         for (int j = 0; j < NV - 1; j++)
             acc_u[j] = _mm256_madd52lo_epu64(acc_u[j], vm[j], ui);
-        UNROLL
-        for (int j = 0; j < NV; j++)
-            acc_u[j] = _mm256_madd52hi_epu64(acc_u[j], vmup[j], ui);
         u128 p0 = (u128)m0 * u;
         uint64_t carry = (s + ((uint64_t)p0 & M52)) >> 52; /* column i is now 0 mod 2^52 */
         u_low = next + (((uint64_t)m1 * u) & M52) + (uint64_t)(p0 >> 52) + carry;
-        /* move both accumulators down one lane (column i is retired) */
+        /* column i is retired: move both accumulators down one lane */
         UNROLL
         for (int j = 0; j < NV; j++) {
             __m256i hb = j + 1 < NV ? acc_b[j + 1] : zero;
             __m256i hu = j + 1 < NV ? acc_u[j + 1] : zero;
             acc_b[j] = _mm256_alignr_epi64(hb, acc_b[j], 1);
             acc_u[j] = _mm256_alignr_epi64(hu, acc_u[j], 1);
+        }
+        /* the high halves belong one column up: lane k after the move */
+        UNROLL
+        for (int j = 0; j < NV - 1; j++) {
+            acc_b[j] = _mm256_madd52hi_epu64(acc_b[j], va[j], bi);
+            acc_u[j] = _mm256_madd52hi_epu64(acc_u[j], vm[j], ui);
         }
     }
     /* columns 20..39: acc_b + acc_u, with acc_u's lane 0 replaced by its exact shadow */

@@ -27,10 +27,9 @@ typedef struct fp_mod {
     fp one;                       /* 2^1024 mod m (1 in Montgomery form) */
     fp r2;                        /* 2^2048 mod m (to convert into Montgomery form) */
     uint64_t m_minus_2[FP_LIMBS]; /* exponent for inversion by Fermat */
-    /* the AVX-512 IFMA kernel's copy of m in 52-bit digits (sakke_fp_ifma.c), and the same
-     * moved up one digit; after the fields above, which the ADX assembly addresses by offset */
+    /* the AVX-512 IFMA kernel's copy of m in 52-bit digits (sakke_fp_ifma.c); after the fields
+     * above, which the ADX assembly addresses by offset */
     uint64_t ifma_m[24];
-    uint64_t ifma_mup[24];
 } fp_mod;
 
 /* The two moduli of parameter set 1, ready after sakke_params_init(). */

@@ -55,7 +55,7 @@ void fp_mont_redc_adx(uint64_t r[FP_LIMBS], uint64_t t[2 * FP_LIMBS + 1], const 
 /* x86-64 AVX-512 IFMA on 256-bit vectors (sakke_fp_ifma.c): radix-2^52 Montgomery steps with
  * b moved up 16 bits, so the result is the same a*b*2^-1024 mod m. Only call these when
  * fp_mont_cpu_has_ifma() is true (valgrind cannot run them). fp_mont_ifma_prepare fills
- * md->ifma_m and md->ifma_mup (fp_mod_init calls it). */
+ * md->ifma_m (fp_mod_init calls it). */
 void fp_mont_mul_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const uint64_t b[FP_LIMBS],
                       const fp_mod *md);
 void fp_mont_sqr_ifma(uint64_t r[FP_LIMBS], const uint64_t a[FP_LIMBS], const fp_mod *md);
