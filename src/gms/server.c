@@ -7,27 +7,21 @@
  *   GET  /groups/<id>                     DELETE /groups/<id>     POST /groups/<id>/members
  *   POST /groups/<id>/rekey               POST /groups/<id>/revoke
  *   POST /regroups                        GET  /events */
-#include <errno.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <arpa/inet.h>
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
 #include <microhttpd.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "common/error_internal.h"
 #include "gms/gms_internal.h"
+#include "httpd/httpd_internal.h"
 #include "gms/server_internal.h"
 #include "mcxsec/mem.h"
 #include "mcxsec/token.h"
@@ -36,7 +30,8 @@
 #define DEFAULT_MAX_CONN   512
 #define PING_SECONDS       15
 #define EVENT_QUEUE_MAX    4096 /* a subscriber that falls this far behind is disconnected */
-#define TLS_PRIORITIES     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SAFE_RENEGOTIATION"
+#define POOL_IDLE          16   /* store connections kept between requests */
+#define JWKS_FILE_MAX      (256 * 1024)
 
 /* ---- the event hub: one subscriber per open /events stream ------------------------------- */
 
@@ -59,12 +54,9 @@ struct gms_server {
     const gms_config *cfg;
     mcx_gms *g;
     mcx_token_verifier *verifier;
-    struct MHD_Daemon *daemon;
-    uint16_t port;
-    char *tls_cert, *tls_key;
-    pthread_mutex_t pool_lock;
-    mcx_store **pool;
-    size_t pool_n, pool_cap;
+    httpd_config http_cfg;
+    httpd_server *http;
+    httpd_pool pool;
     pthread_mutex_t hub_lock;
     subscriber *subs;
     int stopping;
@@ -209,36 +201,25 @@ static void sse_free(void *cls)
 
 /* ---- requests ---------------------------------------------------------------------------- */
 
+/* A request: the shared part first (httpd_internal.h), then the GMS's. */
 typedef struct greq {
+    httpd_request h;
     gms_server *srv;
-    struct MHD_Connection *conn;
-    const char *method;
-    char path[1024];
-    char addr[INET6_ADDRSTRLEN];
-    char request_id[33];
-    const char *outcome;
-    char *body;
-    size_t body_len, body_cap;
-    int body_too_big, responded;
-    unsigned status;
-    int64_t now;
-    mcx_store *st;
     mcx_token_claims claims;
     int admin, dispatcher;
 } greq;
 
-static mcx_status queue(greq *r, unsigned status, struct MHD_Response *resp)
+static mcx_status queue(greq *r, unsigned status, struct MHD_Response *resp, const char *type,
+                        const char *const *headers)
 {
-    if (resp == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory for a response");
-    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
-    MHD_add_response_header(resp, "X-Request-Id", r->request_id);
-    enum MHD_Result ok = MHD_queue_response(r->conn, status, resp);
-    MHD_destroy_response(resp);
-    r->responded = 1;
-    r->status = status;
-    return ok == MHD_YES ? MCX_OK : MCX_FAIL(MCX_E_IO, "GMS: cannot queue the response");
+    const char *const std[] = {"Strict-Transport-Security",
+                               "max-age=31536000",
+                               "Cache-Control",
+                               "no-store",
+                               "X-Request-Id",
+                               r->h.request_id,
+                               NULL};
+    return httpd_queue(&r->h, status, resp, type, std, headers);
 }
 
 static mcx_status respond_buf(greq *r, unsigned status, const char *type, char *body, size_t n,
@@ -249,10 +230,7 @@ static mcx_status respond_buf(greq *r, unsigned status, const char *type, char *
         free(body);
         return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
     }
-    MHD_add_response_header(resp, "Content-Type", type);
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
-        MHD_add_response_header(resp, headers[i], headers[i + 1]);
-    return queue(r, status, resp);
+    return queue(r, status, resp, type, headers);
 }
 
 static mcx_status respond_json(greq *r, unsigned status, json_t *j)
@@ -274,7 +252,7 @@ static mcx_status respond_error(greq *r, unsigned status, const char *code, cons
     va_start(ap, fmt);
     vsnprintf(desc, sizeof desc, fmt, ap);
     va_end(ap);
-    r->outcome = code;
+    r->h.outcome = code;
     json_t *j = json_pack("{s:s,s:s}", "error", code, "error_description", desc);
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -309,19 +287,6 @@ static mcx_status respond_failure(greq *r, mcx_status st)
     }
 }
 
-static int has_scope(const char *scopes, const char *want)
-{
-    size_t wl = strlen(want);
-    for (const char *p = scopes; *p != '\0';) {
-        size_t n = strcspn(p, " ");
-        if (n == wl && memcmp(p, want, n) == 0)
-            return 1;
-        p += n;
-        p += strspn(p, " ");
-    }
-    return 0;
-}
-
 /* Whether sub is in the configured list " a b c ". */
 static int listed(const char *list, const char *sub)
 {
@@ -337,27 +302,30 @@ static int listed(const char *list, const char *sub)
 /* RFC 6750: 401 without a valid token, 403 without a GMS scope. */
 static int authorize(greq *r, mcx_status *rc)
 {
-    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Authorization");
-    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7 + strspn(h + 7, " ")] == '\0') {
+    const char *jwt = httpd_bearer(&r->h);
+    if (jwt == NULL) {
         *rc = respond_error(r, 401, "invalid_token",
                             "an access token is required (Authorization: Bearer)");
         return 0;
     }
-    const char *jwt = h + 7 + strspn(h + 7, " ");
-    if (mcx_token_verify(r->srv->verifier, jwt, NULL, r->now, &r->claims) != MCX_OK) {
+    mcx_status v = mcx_token_verify(r->srv->verifier, jwt, NULL, r->h.now, &r->claims);
+    if (r->claims.sub[0] != '\0') /* for the log line */
+        snprintf(r->h.sub, sizeof r->h.sub, "%s", r->claims.sub);
+    if (v != MCX_OK) {
         *rc = respond_error(r, 401, "invalid_token", "invalid access token: %s", mcx_last_error());
         return 0;
     }
     const char *sc = r->claims.scope;
-    if (!has_scope(sc, MCX_SCOPE_PTT_GMS) && !has_scope(sc, MCX_SCOPE_VIDEO_GMS) &&
-        !has_scope(sc, MCX_SCOPE_DATA_GMS)) {
+    if (!httpd_has_scope(sc, MCX_SCOPE_PTT_GMS) && !httpd_has_scope(sc, MCX_SCOPE_VIDEO_GMS) &&
+        !httpd_has_scope(sc, MCX_SCOPE_DATA_GMS)) {
         *rc = respond_error(r, 403, "insufficient_scope",
                             "the access token lacks the scope " MCX_SCOPE_PTT_GMS);
         return 0;
     }
-    r->admin = has_scope(sc, MCX_SCOPE_GMS_ADMIN) && listed(r->srv->cfg->admins, r->claims.sub);
-    r->dispatcher =
-        has_scope(sc, MCX_SCOPE_GMS_DISPATCHER) && listed(r->srv->cfg->dispatchers, r->claims.sub);
+    r->admin =
+        httpd_has_scope(sc, MCX_SCOPE_GMS_ADMIN) && listed(r->srv->cfg->admins, r->claims.sub);
+    r->dispatcher = httpd_has_scope(sc, MCX_SCOPE_GMS_DISPATCHER) &&
+                    listed(r->srv->cfg->dispatchers, r->claims.sub);
     return 1;
 }
 
@@ -365,7 +333,7 @@ static int caller_is_member(greq *r, const char *group, const char **as)
 {
     const char *ids[3] = {r->claims.mcptt_id, r->claims.mcvideo_id, r->claims.mcdata_id};
     for (int i = 0; i < 3; i++)
-        if (ids[i][0] != '\0' && mcx_gms_is_member(r->st, group, ids[i])) {
+        if (ids[i][0] != '\0' && mcx_gms_is_member(r->h.st, group, ids[i])) {
             if (as != NULL)
                 *as = ids[i];
             return 1;
@@ -453,7 +421,7 @@ static mcx_status group_document(greq *r, const mcx_gms_group_info *info, const 
         d.rc = -1;
     mcx_status st = MCX_OK;
     if (d.rc == 0)
-        st = mcx_gms_members(r->st, info->id, doc_member, &d);
+        st = mcx_gms_members(r->h.st, info->id, doc_member, &d);
     if (st == MCX_OK && d.rc == 0 &&
         (xmlTextWriterEndElement(w) < 0 ||
          xmlTextWriterStartElement(w, BAD_CAST "mcx:group-security") < 0 ||
@@ -465,7 +433,7 @@ static mcx_status group_document(greq *r, const mcx_gms_group_info *info, const 
                                      BAD_CAST(info->revoked ? "revoked" : "active")) < 0))
         d.rc = -1;
     if (st == MCX_OK && d.rc == 0 && member != NULL)
-        st = mcx_gms_member_keys(r->st, info->id, member, doc_key, &d);
+        st = mcx_gms_member_keys(r->h.st, info->id, member, doc_key, &d);
     if (st == MCX_OK && d.rc == 0 && xmlTextWriterEndDocument(w) < 0)
         d.rc = -1;
     xmlFreeTextWriter(w);
@@ -481,7 +449,7 @@ static mcx_status group_document(greq *r, const mcx_gms_group_info *info, const 
     MCX_GUARD(st);
     if (body == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "GMS: cannot write the group document");
-    r->outcome = "group document";
+    r->h.outcome = "group document";
     return respond_buf(r, 200, "application/xml", body, n, NULL);
 }
 
@@ -491,13 +459,14 @@ static mcx_status parse_body(greq *r, json_t **out, int *answered)
 {
     *answered = 0;
     json_error_t e;
-    *out = json_loadb(r->body != NULL ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES, &e);
+    *out =
+        json_loadb(r->h.body != NULL ? r->h.body : "", r->h.body_len, JSON_REJECT_DUPLICATES, &e);
     if (*out == NULL || !json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
         *answered = 1;
         return respond_error(r, 400, "invalid_request", "the body is not a JSON object: %s",
-                             r->body_len == 0 ? "empty" : e.text);
+                             r->h.body_len == 0 ? "empty" : e.text);
     }
     return MCX_OK;
 }
@@ -584,9 +553,9 @@ static mcx_status handle_create(greq *r)
                                    members,
                                    n};
         mcx_gms_group_info info;
-        st = mcx_gms_group_create(r->srv->g, r->st, &spec, r->claims.sub, r->now, &info);
+        st = mcx_gms_group_create(r->srv->g, r->h.st, &spec, r->claims.sub, r->h.now, &info);
         if (st == MCX_OK) {
-            r->outcome = "created";
+            r->h.outcome = "created";
             st = respond_json(r, 201, summary(&info));
         } else {
             st = respond_failure(r, st);
@@ -618,10 +587,10 @@ static mcx_status handle_members(greq *r, const char *id)
         st = respond_error(r, 400, "invalid_request", "nothing to add or remove");
     else {
         mcx_gms_group_info info;
-        st = mcx_gms_members_change(r->srv->g, r->st, id, add, na, rm, nr, r->claims.sub, r->now,
-                                    &info);
+        st = mcx_gms_members_change(r->srv->g, r->h.st, id, add, na, rm, nr, r->claims.sub,
+                                    r->h.now, &info);
         if (st == MCX_OK) {
-            r->outcome = nr ? "members changed, rekeyed" : "members added";
+            r->h.outcome = nr ? "members changed, rekeyed" : "members added";
             st = respond_json(r, 200, summary(&info));
         } else {
             st = respond_failure(r, st);
@@ -654,10 +623,10 @@ static mcx_status handle_regroup(greq *r)
         st = respond_error(r, 400, "invalid_request", "\"of\" must list the groups combined");
     else {
         mcx_gms_group_info info;
-        st = mcx_gms_regroup(r->srv->g, r->st, id, json_string_value(dn), of, n, r->claims.sub,
-                             r->now, &info);
+        st = mcx_gms_regroup(r->srv->g, r->h.st, id, json_string_value(dn), of, n, r->claims.sub,
+                             r->h.now, &info);
         if (st == MCX_OK) {
-            r->outcome = "regrouped";
+            r->h.outcome = "regrouped";
             st = respond_json(r, 201, summary(&info));
         } else {
             st = respond_failure(r, st);
@@ -691,9 +660,8 @@ static mcx_status handle_events(greq *r)
         sse_free(s);
         return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
     }
-    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
-    r->outcome = "event stream";
-    return queue(r, 200, resp);
+    r->h.outcome = "event stream";
+    return queue(r, 200, resp, "text/event-stream", NULL);
 }
 
 static int pct_decode(const char *s, char *out, size_t cap)
@@ -718,12 +686,12 @@ static int pct_decode(const char *s, char *out, size_t cap)
 
 static int method_is(greq *r, const char *m)
 {
-    return strcmp(r->method, m) == 0;
+    return strcmp(r->h.method, m) == 0;
 }
 
 static mcx_status not_allowed(greq *r, const char *allow)
 {
-    r->outcome = "method";
+    r->h.outcome = "method";
     char *s = strdup("{\"error\":\"method_not_allowed\"}");
     if (s == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
@@ -756,7 +724,7 @@ static mcx_status route_group(greq *r, const char *rest)
     mcx_gms_group_info info;
     if (action == NULL) {
         if (method_is(r, "GET")) {
-            mcx_status st = mcx_gms_group_get(r->st, id, &info);
+            mcx_status st = mcx_gms_group_get(r->h.st, id, &info);
             const char *as = NULL;
             int member = st == MCX_OK && caller_is_member(r, id, &as);
             if (st == MCX_E_NOT_FOUND || (st == MCX_OK && !member && !r->admin))
@@ -766,49 +734,50 @@ static mcx_status route_group(greq *r, const char *rest)
             return group_document(r, &info, member ? as : NULL);
         }
         if (method_is(r, "DELETE")) {
-            if (need_admin(r, 0) != MCX_OK || r->responded)
+            if (need_admin(r, 0) != MCX_OK || r->h.responded)
                 return MCX_OK;
-            mcx_status st = mcx_gms_group_delete(r->srv->g, r->st, id, r->claims.sub, r->now);
+            mcx_status st = mcx_gms_group_delete(r->srv->g, r->h.st, id, r->claims.sub, r->h.now);
             if (st != MCX_OK)
                 return respond_failure(r, st);
-            r->outcome = "deleted";
+            r->h.outcome = "deleted";
             return respond_json(r, 200, json_pack("{s:s,s:s}", "id", id, "status", "deleted"));
         }
         return not_allowed(r, "GET, DELETE");
     }
     if (!method_is(r, "POST"))
         return not_allowed(r, "POST");
-    if (need_admin(r, 0) != MCX_OK || r->responded)
+    if (need_admin(r, 0) != MCX_OK || r->h.responded)
         return MCX_OK;
     mcx_status st;
     if (strcmp(action, "members") == 0)
         return handle_members(r, id);
     if (strcmp(action, "rekey") == 0)
-        st = mcx_gms_rekey(r->srv->g, r->st, id, r->claims.sub, "on demand", r->now, &info);
+        st = mcx_gms_rekey(r->srv->g, r->h.st, id, r->claims.sub, "on demand", r->h.now, &info);
     else if (strcmp(action, "revoke") == 0)
-        st = mcx_gms_revoke(r->srv->g, r->st, id, r->claims.sub, r->now, &info);
+        st = mcx_gms_revoke(r->srv->g, r->h.st, id, r->claims.sub, r->h.now, &info);
     else
         return respond_error(r, 404, "not_found", "no such resource");
     if (st != MCX_OK)
         return respond_failure(r, st);
-    r->outcome = action;
+    r->h.outcome = action;
     return respond_json(r, 200, summary(&info));
 }
 
 static mcx_status dispatch(greq *r)
 {
-    if (strcmp(r->path, "/health") == 0) {
+    if (strcmp(r->h.path, "/health") == 0) {
         if (!method_is(r, "GET"))
             return not_allowed(r, "GET");
         char *s = strdup("{\"status\":\"ok\"}");
         return s != NULL ? respond_buf(r, 200, "application/json", s, strlen(s), NULL)
                          : MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
     }
-    int groups = strcmp(r->path, "/groups") == 0, events = strcmp(r->path, "/events") == 0,
-        regroups = strcmp(r->path, "/regroups") == 0, group = strncmp(r->path, "/groups/", 8) == 0;
+    int groups = strcmp(r->h.path, "/groups") == 0, events = strcmp(r->h.path, "/events") == 0,
+        regroups = strcmp(r->h.path, "/regroups") == 0,
+        group = strncmp(r->h.path, "/groups/", 8) == 0;
     if (!groups && !events && !regroups && !group)
         return respond_error(r, 404, "not_found", "no such resource");
-    if (r->body_too_big)
+    if (r->h.body_too_big)
         return respond_error(r, 413, "too_large", "the request body is larger than %u octets",
                              GMS_MAX_BODY);
     mcx_status rc;
@@ -821,18 +790,15 @@ static mcx_status dispatch(greq *r)
     if (groups && !method_is(r, "GET") && !method_is(r, "POST"))
         return not_allowed(r, "GET, POST");
     /* a store connection from the pool for the rest */
-    pthread_mutex_lock(&r->srv->pool_lock);
-    r->st = r->srv->pool_n > 0 ? r->srv->pool[--r->srv->pool_n] : NULL;
-    pthread_mutex_unlock(&r->srv->pool_lock);
-    if (r->st == NULL)
-        MCX_GUARD(mcx_store_open(&r->st, r->srv->cfg->store));
+    /* (back to the pool when the request ends) */
+    MCX_GUARD(httpd_pool_get(&r->srv->pool, &r->h.st));
     if (regroups) {
-        if (need_admin(r, 1) != MCX_OK || r->responded)
+        if (need_admin(r, 1) != MCX_OK || r->h.responded)
             return MCX_OK;
         return handle_regroup(r);
     }
     if (groups && method_is(r, "POST")) {
-        if (need_admin(r, 0) != MCX_OK || r->responded)
+        if (need_admin(r, 0) != MCX_OK || r->h.responded)
             return MCX_OK;
         return handle_create(r);
     }
@@ -841,195 +807,54 @@ static mcx_status dispatch(greq *r)
         const char *ids[3] = {r->claims.mcptt_id, r->claims.mcvideo_id, r->claims.mcdata_id};
         mcx_status st = MCX_OK;
         if (r->admin)
-            st = mcx_gms_group_list(r->st, NULL, add_summary, a);
+            st = mcx_gms_group_list(r->h.st, NULL, add_summary, a);
         else
             for (int i = 0; i < 3 && st == MCX_OK; i++)
                 if (ids[i][0] != '\0' && (i == 0 || strcmp(ids[i], ids[0]) != 0))
-                    st = mcx_gms_group_list(r->st, ids[i], add_summary, a);
+                    st = mcx_gms_group_list(r->h.st, ids[i], add_summary, a);
         if (st != MCX_OK) {
             json_decref(a);
             return st;
         }
-        r->outcome = "list";
+        r->h.outcome = "list";
         return respond_json(r, 200, json_pack("{s:o}", "groups", a));
     }
-    return route_group(r, r->path + 8);
+    return route_group(r, r->h.path + 8);
 }
 
-/* ---- libmicrohttpd callbacks ---- */
+/* ---- the shared daemon's hooks (httpd_internal.h) ---- */
 
-static double mono_ms(void)
+static void on_init(httpd_request *h)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+    ((greq *)h)->srv = h->app;
 }
 
-static void *uri_log_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+static mcx_status on_dispatch(httpd_request *h)
 {
-    (void)conn;
-    greq *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return NULL;
-    r->srv = cls;
-    uint8_t id[16];
-    if (RAND_bytes(id, sizeof id) != 1)
-        memset(id, 0, sizeof id);
-    for (size_t i = 0; i < sizeof id; i++)
-        snprintf(r->request_id + 2 * i, 3, "%02x", id[i]);
-    /* the raw path (an encoded '/' in a group URI stays in its segment), printable only */
-    const char *u = uri != NULL ? uri : "";
-    size_t plen = strcspn(u, "?"), o = 0;
-    for (size_t i = 0; i < plen && o + 1 < sizeof r->path; i++) {
-        unsigned char c = (unsigned char)u[i];
-        r->path[o++] = (c > 0x20 && c < 0x7F && c != '"') ? (char)c : '?';
-    }
-    r->path[o] = '\0';
-    return r;
+    return dispatch((greq *)h);
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload,
-                                 size_t *upload_size, void **con_cls)
+static mcx_status on_failed(httpd_request *h, mcx_status rc)
 {
-    (void)cls;
-    (void)url;
-    (void)version;
-    greq *r = *con_cls;
-    if (r == NULL)
-        return MHD_NO;
-    if (r->conn == NULL) {
-        r->conn = conn;
-        r->method = method;
-        r->now = (int64_t)time(NULL);
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        snprintf(r->addr, sizeof r->addr, "-");
-        if (ci != NULL && ci->client_addr != NULL && ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET,
-                      &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
-                      r->addr, sizeof r->addr);
-        return MHD_YES;
-    }
-    if (r->responded)
-        return MHD_YES;
-    if (*upload_size > 0) {
-        size_t n = *upload_size;
-        *upload_size = 0;
-        if (r->body_too_big || r->body_len + n > GMS_MAX_BODY) {
-            r->body_too_big = 1;
-            return MHD_YES;
-        }
-        if (r->body_len + n + 1 > r->body_cap) {
-            size_t cap = r->body_cap ? r->body_cap : 4096;
-            while (cap < r->body_len + n + 1)
-                cap *= 2;
-            char *nb = realloc(r->body, cap);
-            if (nb == NULL)
-                return MHD_NO;
-            r->body = nb;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, upload, n);
-        r->body_len += n;
-        r->body[r->body_len] = '\0';
-        return MHD_YES;
-    }
-    mcx_clear_error();
-    double t0 = mono_ms();
-    mcx_status rc = dispatch(r);
-    if (rc != MCX_OK || !r->responded) {
-        fprintf(stderr, "mcx-gms: %s %s failed: %s (%s) request_id=%s\n", r->method, r->path,
-                mcx_status_name(rc), mcx_last_error(), r->request_id);
-        if (!r->responded && respond_error(r, 500, "server_error", "internal error (request %s)",
-                                           r->request_id) != MCX_OK)
-            return MHD_NO;
-    }
-    if (r->srv->cfg->log_requests)
-        fprintf(stderr,
-                "mcx-gms: request_id=%s method=%s path=%s status=%u addr=%s sub=%s outcome=\"%s\" "
-                "duration_ms=%.3f\n",
-                r->request_id, r->method, r->path, r->status, r->addr,
-                r->claims.sub[0] ? r->claims.sub : "-", r->outcome ? r->outcome : "-",
-                mono_ms() - t0);
-    return MHD_YES;
+    (void)rc;
+    greq *r = (greq *)h;
+    return respond_error(r, 500, "server_error", "internal error (request %s)", r->h.request_id);
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_done(httpd_request *h)
 {
-    (void)conn;
-    (void)toe;
-    gms_server *srv = cls;
-    greq *r = *con_cls;
-    *con_cls = NULL;
-    if (r == NULL)
-        return;
-    if (r->st != NULL) {
-        mcx_store_rollback(r->st);
-        pthread_mutex_lock(&srv->pool_lock);
-        if (srv->pool_n < srv->pool_cap)
-            srv->pool[srv->pool_n++] = r->st;
-        else
-            mcx_store_close(r->st);
-        pthread_mutex_unlock(&srv->pool_lock);
-    }
-    free(r->body);
+    greq *r = (greq *)h;
     mcx_memzero(&r->claims, sizeof r->claims);
-    free(r);
 }
 
 /* ---- start and stop ---- */
-
-static mcx_status read_file(const char *path, char **out)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return MCX_FAIL(MCX_E_IO, "GMS: cannot read %s: %s", path, strerror(errno));
-    char *buf = mcx_secure_alloc(256 * 1024 + 1);
-    size_t n = buf != NULL ? fread(buf, 1, 256 * 1024, f) : 0;
-    fclose(f);
-    if (buf == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
-    if (n == 0) {
-        mcx_secure_free(buf);
-        return MCX_FAIL(MCX_E_IO, "GMS: %s is empty", path);
-    }
-    buf[n] = '\0';
-    *out = buf;
-    return MCX_OK;
-}
-
-static mcx_status parse_listen(const char *listen, struct sockaddr_in *sa)
-{
-    char host[64];
-    const char *c = strrchr(listen, ':');
-    if (c == NULL || (size_t)(c - listen) >= sizeof host)
-        return MCX_FAIL(MCX_E_ARG, "GMS: listen \"%.64s\" is not ADDR:PORT", listen);
-    memcpy(host, listen, (size_t)(c - listen));
-    host[c - listen] = '\0';
-    char *end;
-    long p = strtol(c + 1, &end, 10);
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)p);
-    if (c[1] == '\0' || *end != '\0' || p < 0 || p > 65535 ||
-        inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sa->sin_addr) != 1)
-        return MCX_FAIL(MCX_E_ARG, "GMS: listen \"%.64s\" is not IPv4-ADDR:PORT", listen);
-    return MCX_OK;
-}
 
 static void free_server(gms_server *srv)
 {
     if (srv == NULL)
         return;
-    for (size_t i = 0; i < srv->pool_n; i++)
-        mcx_store_close(srv->pool[i]);
-    free(srv->pool);
+    httpd_pool_free(&srv->pool);
     mcx_token_verifier_free(srv->verifier);
-    mcx_secure_free(srv->tls_cert);
-    mcx_secure_free(srv->tls_key);
-    pthread_mutex_destroy(&srv->pool_lock);
     pthread_mutex_destroy(&srv->hub_lock);
     free(srv);
 }
@@ -1047,14 +872,12 @@ mcx_status gms_server_start(gms_server **out, const gms_config *cfg, mcx_gms *g)
         return MCX_FAIL(MCX_E_NOMEM, "GMS server: out of memory");
     srv->cfg = cfg;
     srv->g = g;
-    pthread_mutex_init(&srv->pool_lock, NULL);
+    httpd_pool_init(&srv->pool, cfg->store, POOL_IDLE);
     pthread_mutex_init(&srv->hub_lock, NULL);
-    srv->pool_cap = 16;
-    srv->pool = calloc(srv->pool_cap, sizeof *srv->pool);
-    mcx_status rc = srv->pool != NULL ? MCX_OK : MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
+    mcx_status rc = MCX_OK;
     char *jwks = NULL;
-    if (rc == MCX_OK && cfg->jwks_file != NULL)
-        rc = read_file(cfg->jwks_file, &jwks);
+    if (cfg->jwks_file != NULL)
+        rc = httpd_read_file("GMS", cfg->jwks_file, JWKS_FILE_MAX, &jwks, NULL);
     if (rc == MCX_OK) {
         mcx_token_verifier_config vc = {0};
         vc.issuer = cfg->issuer;
@@ -1066,44 +889,46 @@ mcx_status gms_server_start(gms_server **out, const gms_config *cfg, mcx_gms *g)
         rc = mcx_token_verifier_new(&srv->verifier, &vc);
     }
     mcx_secure_free(jwks);
-    if (rc == MCX_OK)
-        rc = read_file(cfg->tls_cert, &srv->tls_cert);
-    if (rc == MCX_OK)
-        rc = read_file(cfg->tls_key, &srv->tls_key);
-    struct sockaddr_in sa;
-    if (rc == MCX_OK)
-        rc = parse_listen(cfg->listen, &sa);
     if (rc != MCX_OK) {
         free_server(srv);
         return rc;
     }
+    httpd_config *hc = &srv->http_cfg;
+    hc->what = "GMS";
+    hc->server_name = "GMS server";
+    hc->log_prefix = "mcx-gms";
+    hc->listen = cfg->listen;
+    hc->tls_cert = cfg->tls_cert;
+    hc->tls_key = cfg->tls_key;
+    hc->path_max = HTTPD_PATH_MAX;
+    hc->request_size = sizeof(greq);
+    hc->max_body = GMS_MAX_BODY;
+    hc->early_413 = 0;      /* an unknown path is a 404 whatever its body */
+    hc->per_connection = 1; /* an event stream holds its connection (and thread) open */
+    hc->connections = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONN;
+    hc->timeout = CONNECTION_TIMEOUT;
+    hc->log_requests = cfg->log_requests;
+    hc->log_style = HTTPD_LOG_AT_DISPATCH;
+    hc->pool = &srv->pool;
+    hc->app = srv;
+    hc->init = on_init;
+    hc->dispatch = on_dispatch;
+    hc->failed = on_failed;
+    hc->done = on_done;
     mcx_gms_set_event_handler(g, on_gms_event, srv);
-    srv->daemon = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL,
-        NULL, access_cb, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key, MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
-        MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)(cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONN),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
-        MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, srv, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        srv, MHD_OPTION_END);
-    if (srv->daemon == NULL) {
+    rc = httpd_start(&srv->http, hc);
+    if (rc != MCX_OK) {
         mcx_gms_set_event_handler(g, NULL, NULL);
         free_server(srv);
-        return MCX_FAIL(MCX_E_IO,
-                        "GMS server: cannot listen on %s with TLS (address in use, or "
-                        "a bad certificate or key)",
-                        cfg->listen);
+        return rc;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di != NULL ? di->port : ntohs(sa.sin_port);
     *out = srv;
     return MCX_OK;
 }
 
 uint16_t gms_server_port(const gms_server *srv)
 {
-    return srv != NULL ? srv->port : 0;
+    return srv != NULL ? httpd_port(srv->http) : 0;
 }
 
 void gms_server_stop(gms_server *srv)
@@ -1117,7 +942,6 @@ void gms_server_stop(gms_server *srv)
         pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&srv->hub_lock);
     mcx_gms_set_event_handler(srv->g, NULL, NULL);
-    if (srv->daemon != NULL)
-        MHD_stop_daemon(srv->daemon);
+    httpd_stop(srv->http);
     free_server(srv);
 }

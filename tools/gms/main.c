@@ -10,7 +10,6 @@
  * "mcx-gms: listening on https://ADDR:PORT" once listening; SIGTERM / SIGINT stop it (exit 0). */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "gms/server_internal.h"
+#include "httpd/httpd_internal.h"
 #include "mcxsec/gms.h"
 #include "mcxsec/mem.h"
 #include "mcxsec/mikey.h"
@@ -26,14 +26,6 @@
 #define NTP_UNIX     2208988800ull
 #define NEXT_WINDOW  86400u /* fetch the next period's keys a day before it starts */
 #define HOUSEKEEPING 60
-
-static volatile sig_atomic_t got_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    got_stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -43,19 +35,6 @@ static void usage(FILE *f)
                "  --listen ADDR:PORT  override \"listen\" (port 0: any free port)\n"
                "  --store URL         override \"store\" (a SQLite path or postgresql://...)\n"
                "  --port-file FILE    write the bound port to FILE once listening\n");
-}
-
-static int write_port_file(const char *path, unsigned port)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return -1;
-    int ok = fprintf(f, "%u\n", port) > 0;
-    ok &= fclose(f) == 0;
-    return ok && rename(tmp, path) == 0 ? 0 : -1;
 }
 
 /* The keystore passphrase: one line of a file only the owner can read. */
@@ -95,44 +74,17 @@ static int replace(char **field, const char *v)
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *listen = NULL, *store = NULL, *port_file = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mcx-gms: %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (strcmp(a, "--config") == 0)
-            config = argv[++i];
-        else if (strcmp(a, "--listen") == 0)
-            listen = argv[++i];
-        else if (strcmp(a, "--store") == 0)
-            store = argv[++i];
-        else if (strcmp(a, "--port-file") == 0)
-            port_file = argv[++i];
-        else {
-            fprintf(stderr, "mcx-gms: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (config == NULL) {
-        fprintf(stderr, "mcx-gms: --config is required\n");
-        usage(stderr);
-        return 2;
-    }
+    httpd_daemon_args a;
+    int exit_now = httpd_daemon_parse(argc, argv, "mcx-gms", NULL, usage, &a);
+    if (exit_now >= 0)
+        return exit_now;
     gms_config *cfg = NULL;
-    if (gms_config_load(&cfg, config) != MCX_OK) {
+    if (gms_config_load(&cfg, a.config) != MCX_OK) {
         fprintf(stderr, "mcx-gms: %s\n", mcx_last_error());
         return 2;
     }
-    if ((listen != NULL && replace(&cfg->listen, listen) != 0) ||
-        (store != NULL && replace(&cfg->store, store) != 0)) {
+    if ((a.listen != NULL && replace(&cfg->listen, a.listen) != 0) ||
+        (a.store != NULL && replace(&cfg->store, a.store) != 0)) {
         gms_config_free(cfg);
         return 1;
     }
@@ -160,6 +112,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcx-gms: %s\n", mcx_last_error());
         goto out;
     }
+    /* before the engine's and the server's threads start, so that they inherit the blocked
+     * signals */
+    httpd_daemon_signals(0);
     mcx_gms_params gp = {cfg->identity, ks, skey, cfg->threads, cfg->key_lifetime};
     if (mcx_gms_new(&g, &gp) != MCX_OK) {
         fprintf(stderr, "mcx-gms: %s\n", mcx_last_error());
@@ -181,26 +136,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "mcx-gms: %s\n", mcx_last_error());
         goto out;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     unsigned port = gms_server_port(srv);
-    if (port_file != NULL && write_port_file(port_file, port) != 0) {
-        fprintf(stderr, "mcx-gms: cannot write %s\n", port_file);
+    if (a.port_file != NULL && httpd_daemon_port_file(a.port_file, port) != 0) {
+        fprintf(stderr, "mcx-gms: cannot write %s\n", a.port_file);
         goto out;
     }
     char host[64];
-    snprintf(host, sizeof host, "%.*s", (int)strcspn(cfg->listen, ":"), cfg->listen);
+    snprintf(host, sizeof host, "%.*s", httpd_listen_host_len(cfg->listen), cfg->listen);
     fprintf(stderr, "mcx-gms: listening on https://%s:%u as %s\n", host, port, cfg->identity);
-    time_t last = time(NULL);
-    while (!got_stop) {
-        sleep(1);
-        if (time(NULL) - last < HOUSEKEEPING)
-            continue;
-        last = time(NULL);
+    /* housekeeping every minute until SIGTERM / SIGINT */
+    while (httpd_daemon_wait(HOUSEKEEPING) != HTTPD_SIG_STOP) {
         if (gms_identity_refresh(g, cfg, mcx_ntp_now(), NEXT_WINDOW, &fetched) != MCX_OK)
             fprintf(stderr, "mcx-gms: WARNING: own keys: %s\n", mcx_last_error());
         size_t n = 0;
