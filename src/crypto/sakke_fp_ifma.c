@@ -26,9 +26,9 @@
  *
  * Constant-time: the loops run a fixed number of times, no address and no branch depends on the
  * data, and the final choice between S and S - m is made with a mask. valgrind cannot run
- * AVX-512, and its CPUID hides AVX-512, so under valgrind fp_mul keeps the ADX kernel (the
- * constant-time test checks that one); this kernel is compared with the others on random inputs
- * by tests/unit/crypto/sakke_fp_test.c. */
+ * AVX-512, and its CPUID hides AVX-512 (and ADX), so under valgrind fp_mul uses the portable
+ * kernel, which the constant-time test checks; this kernel is compared with the others on random
+ * and edge inputs by tests/unit/crypto/sakke_fp_test.c. */
 #include "crypto/sakke_fp_mont_internal.h"
 
 #if MCX_FP_HAVE_IFMA
