@@ -12,28 +12,15 @@
  * is announced by a WARNING line at start. */
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <pthread.h>
-
+#include "httpd/httpd_internal.h"
 #include "kms/server_internal.h"
 #include "mcxsec/kms.h"
 #include "mcxsec/mem.h"
-
-static volatile sig_atomic_t got_stop, got_hup;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        got_hup = 1;
-    else
-        got_stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -45,23 +32,6 @@ static void usage(FILE *f)
                "  --port-file FILE    write the bound port to FILE once listening\n"
                "  --clock-offset S    override \"clock_offset\": seconds (may be negative) added\n"
                "                      to the clock for key periods; drills and tests only\n");
-}
-
-static int write_port_file(const char *path, unsigned port)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return -1;
-    int ok = fprintf(f, "%u\n", port) > 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
 }
 
 static int replace(char **field, const char *value)
@@ -129,47 +99,19 @@ static mcx_status load_secrets(const mcx_kms_config *cfg, mcx_kms_secrets **out)
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *listen = NULL, *store = NULL, *port_file = NULL;
-    const char *clock_offset = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "mcx-kms: %s needs a value (or unknown option)\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (strcmp(a, "--config") == 0)
-            config = argv[++i];
-        else if (strcmp(a, "--listen") == 0)
-            listen = argv[++i];
-        else if (strcmp(a, "--store") == 0)
-            store = argv[++i];
-        else if (strcmp(a, "--port-file") == 0)
-            port_file = argv[++i];
-        else if (strcmp(a, "--clock-offset") == 0)
-            clock_offset = argv[++i];
-        else {
-            fprintf(stderr, "mcx-kms: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (config == NULL) {
-        fprintf(stderr, "mcx-kms: --config FILE is required\n");
-        usage(stderr);
-        return 2;
-    }
+    static const char *const extra[] = {"--clock-offset", NULL};
+    httpd_daemon_args a;
+    int exit_now = httpd_daemon_parse(argc, argv, "mcx-kms", extra, usage, &a);
+    if (exit_now >= 0)
+        return exit_now;
+    const char *clock_offset = a.extra[0];
     mcx_kms_config *cfg = NULL;
-    if (mcx_kms_config_load(&cfg, config) != MCX_OK) {
+    if (mcx_kms_config_load(&cfg, a.config) != MCX_OK) {
         fprintf(stderr, "mcx-kms: %s\n", mcx_last_error());
         return 1;
     }
-    if ((listen != NULL && replace(&cfg->listen, listen) != 0) ||
-        (store != NULL && replace(&cfg->store, store) != 0)) {
+    if ((a.listen != NULL && replace(&cfg->listen, a.listen) != 0) ||
+        (a.store != NULL && replace(&cfg->store, a.store) != 0)) {
         fprintf(stderr, "mcx-kms: out of memory\n");
         mcx_kms_config_free(cfg);
         return 1;
@@ -207,22 +149,8 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* Signals are handled by flags polled below; the worker threads are started with them
-     * blocked so that the main thread takes them. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
+    /* before the server's threads start, so that they inherit the blocked signals */
+    httpd_daemon_signals(1);
 
     kms_server *srv = NULL;
     if (kms_server_start(&srv, cfg, kms) != MCX_OK) {
@@ -233,28 +161,18 @@ int main(int argc, char **argv)
     }
     /* The configured address with the port actually bound (port 0 picks a free one). */
     const char *addr = cfg->listen;
-    const char *colon = addr[0] == '[' ? strstr(addr, "]:") : strrchr(addr, ':');
-    int host_len = colon != NULL ? (int)(colon - addr) + (addr[0] == '[') : (int)strlen(addr);
+    int host_len = httpd_listen_host_len(addr);
     unsigned port = kms_server_port(srv);
     fprintf(stderr, "mcx-kms: listening on https://%.*s:%u\n", host_len, addr, port);
     fflush(stderr);
     int status = 0;
-    if (port_file != NULL && write_port_file(port_file, port) != 0) {
-        fprintf(stderr, "mcx-kms: cannot write %s: %s\n", port_file, strerror(errno));
-        got_stop = 1;
+    if (a.port_file != NULL && httpd_daemon_port_file(a.port_file, port) != 0) {
+        fprintf(stderr, "mcx-kms: cannot write %s: %s\n", a.port_file, strerror(errno));
         status = 1;
     }
-    while (!got_stop) {
-        /* the signals stay blocked except inside sigsuspend, so none is lost between the test
-         * of the flags and the wait */
-        if (!got_hup)
-            sigsuspend(&old);
-        if (got_hup) {
-            got_hup = 0;
-            fprintf(stderr, "mcx-kms: SIGHUP: nothing to reload (the store is read on every "
-                            "request)\n");
-        }
-    }
+    while (status == 0 && httpd_daemon_wait(0) == HTTPD_SIG_HUP)
+        fprintf(stderr, "mcx-kms: SIGHUP: nothing to reload (the store is read on every "
+                        "request)\n");
     fprintf(stderr, "mcx-kms: stopping\n");
     kms_server_stop(srv);
     mcx_kms_close(kms);
