@@ -31,6 +31,7 @@
 #define PING_SECONDS       15
 #define EVENT_QUEUE_MAX    4096 /* a subscriber that falls this far behind is disconnected */
 #define POOL_IDLE          16   /* store connections kept between requests */
+#define PER_IP_LIMIT       64   /* connections (threads) per client address */
 #define JWKS_FILE_MAX      (256 * 1024)
 
 /* ---- the event hub: one subscriber per open /events stream ------------------------------- */
@@ -906,6 +907,8 @@ mcx_status gms_server_start(gms_server **out, const gms_config *cfg, mcx_gms *g)
     hc->early_413 = 0;      /* an unknown path is a 404 whatever its body */
     hc->per_connection = 1; /* an event stream holds its connection (and thread) open */
     hc->connections = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONN;
+    /* each connection is a thread here: one address may not take them all */
+    hc->per_ip = PER_IP_LIMIT;
     hc->timeout = CONNECTION_TIMEOUT;
     hc->log_requests = cfg->log_requests;
     hc->log_style = HTTPD_LOG_AT_DISPATCH;
