@@ -74,13 +74,13 @@ while [ $i -lt 20 ]; do
     sleep 0.5
     hcurl jwks3 "$DOM_URL/jwks" >/dev/null
     $TOOL kids "$tmp/jwks3" >"$tmp/kids3"
-    grep -qxF "$kid_a" "$tmp/kids3" || break
+    grep -qxF -e "$kid_a" "$tmp/kids3" || break
     i=$((i + 1))
 done
 checks=$((checks + 1))
-grep -qxF "$kid_a" "$tmp/kids3" && fail "retired key A still in /jwks 10 s after its tokens (ttl $TTL s) expired"
+grep -qxF -e "$kid_a" "$tmp/kids3" && fail "retired key A still in /jwks 10 s after its tokens (ttl $TTL s) expired"
 checks=$((checks + 1))
-grep -qxF "$kid_c" "$tmp/kids3" || fail "the active key left /jwks"
+grep -qxF -e "$kid_c" "$tmp/kids3" || fail "the active key left /jwks"
 kill -0 "$IDMS_PID" 2>/dev/null || fail "the daemon died on SIGHUP"
 
 finish
