@@ -375,7 +375,7 @@ static void doc_member(void *arg, const char *uri)
     if (d->rc < 0)
         return;
     if (xmlTextWriterStartElement(d->w, BAD_CAST "entry") < 0 ||
-        xmlTextWriterWriteAttribute(d->w, BAD_CAST "uri", BAD_CAST uri) < 0 ||
+        xmlTextWriterWriteAttribute(d->w, BAD_CAST "uri", (const xmlChar *)uri) < 0 ||
         xmlTextWriterEndElement(d->w) < 0)
         d->rc = -1;
 }
@@ -391,7 +391,7 @@ static void doc_key(void *arg, const mcx_gms_member_key *k)
     snprintf(exp, sizeof exp, "%" PRIu64, k->expiry);
     char *b = base64(k->imessage, k->imessage_len);
     if (b == NULL || xmlTextWriterStartElement(d->w, BAD_CAST "mcx:key") < 0 ||
-        xmlTextWriterWriteAttribute(d->w, BAD_CAST "type", BAD_CAST k->key_type) < 0 ||
+        xmlTextWriterWriteAttribute(d->w, BAD_CAST "type", (const xmlChar *)k->key_type) < 0 ||
         xmlTextWriterWriteAttribute(d->w, BAD_CAST "key-id", BAD_CAST kid) < 0 ||
         xmlTextWriterWriteAttribute(d->w, BAD_CAST "activation", BAD_CAST act) < 0 ||
         xmlTextWriterWriteAttribute(d->w, BAD_CAST "expiry", BAD_CAST exp) < 0 ||
@@ -416,8 +416,9 @@ static mcx_status group_document(greq *r, const mcx_gms_group_info *info, const 
         xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "urn:oma:xml:poc:list-service") <
             0 ||
         xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns:mcx", BAD_CAST "urn:mcxsec:gms:1.0") < 0 ||
-        xmlTextWriterWriteAttribute(w, BAD_CAST "uri", BAD_CAST info->id) < 0 ||
-        xmlTextWriterWriteElement(w, BAD_CAST "display-name", BAD_CAST info->display_name) < 0 ||
+        xmlTextWriterWriteAttribute(w, BAD_CAST "uri", (const xmlChar *)info->id) < 0 ||
+        xmlTextWriterWriteElement(w, BAD_CAST "display-name", (const xmlChar *)info->display_name) <
+            0 ||
         xmlTextWriterStartElement(w, BAD_CAST "list") < 0)
         d.rc = -1;
     mcx_status st = MCX_OK;
@@ -428,7 +429,7 @@ static mcx_status group_document(greq *r, const mcx_gms_group_info *info, const 
          xmlTextWriterStartElement(w, BAD_CAST "mcx:group-security") < 0 ||
          xmlTextWriterWriteAttribute(w, BAD_CAST "kind",
                                      BAD_CAST(info->broadcast ? "broadcast" : "normal")) < 0 ||
-         xmlTextWriterWriteAttribute(w, BAD_CAST "gms", BAD_CAST r->srv->g->identity) < 0 ||
+         xmlTextWriterWriteAttribute(w, BAD_CAST "gms", (const xmlChar *)r->srv->g->identity) < 0 ||
          xmlTextWriterWriteAttribute(w, BAD_CAST "context", BAD_CAST ctx) < 0 ||
          xmlTextWriterWriteAttribute(w, BAD_CAST "status",
                                      BAD_CAST(info->revoked ? "revoked" : "active")) < 0))
