@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_keys.h"
 #include "cmd_groups.h"
 #include "mcxsec/hex.h"
 #include "mcxsec/keystore.h"
@@ -32,43 +33,6 @@ static int put_str(json_t *o, const char *key, const char *v)
 static int put_int(json_t *o, const char *key, int64_t v)
 {
     return json_object_set_new(o, key, json_integer((json_int_t)v)) != 0;
-}
-
-/* Open the keystore of --keystore (default: next to the token file), with the passphrase of
- * --passphrase-file when given. */
-static int open_keystore(cli_ctx *ctx, unsigned flags, char *path, size_t cap, mcx_keystore **ks)
-{
-    mcx_status s;
-    if (cli_has(ctx, "keystore"))
-        snprintf(path, cap, "%s", cli_str(ctx, "keystore"));
-    else if ((s = mcx_keystore_default_path(path, cap)) != MCX_OK)
-        return cli_fail(ctx, s, "keystore path");
-    char *pw = NULL;
-    if (cli_has(ctx, "passphrase-file")) {
-        int rc = cli_read_password(ctx, "passphrase-file", "Keystore passphrase", 0, &pw);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-    }
-    s = mcx_keystore_open(ks, path, pw, pw != NULL ? strlen(pw) : 0, flags);
-    mcx_secure_free(pw);
-    if (s != MCX_OK)
-        return cli_fail(ctx, s, "keystore");
-    return CLI_EXIT_OK;
-}
-
-/* The MC service ID a token names (TS 33.180 B.4: the mcptt_id claim), or NULL. */
-static char *mcptt_id_of(const char *jwt)
-{
-    json_t *h = NULL, *c = NULL;
-    char *id = NULL;
-    if (jwt != NULL && mcx_jwt_decode_unverified(jwt, &h, &c) == MCX_OK) {
-        const char *v = json_string_value(json_object_get(c, "mcptt_id"));
-        if (v != NULL)
-            id = strdup(v);
-    }
-    json_decref(h);
-    json_decref(c);
-    return id;
 }
 
 static json_t *hex_value(const uint8_t *p, size_t n)
@@ -131,9 +95,9 @@ static int run_kms(cli_ctx *ctx, int certcache)
         return cli_fail(ctx, s, "loading the tokens");
     char *user = cli_has(ctx, "user") ? strdup(cli_str(ctx, "user")) : NULL;
     if (user == NULL && !cli_has(ctx, "user")) {
-        user = mcptt_id_of(t.access_token);
+        user = cli_token_mcptt_id(t.access_token);
         if (user == NULL)
-            user = mcptt_id_of(t.id_token);
+            user = cli_token_mcptt_id(t.id_token);
         if (user == NULL) {
             mcx_tokens_clear(&t);
             return cli_usage(ctx, "the tokens name no mcptt_id: give --user");
@@ -152,7 +116,7 @@ static int run_kms(cli_ctx *ctx, int certcache)
         rc = read_client_key(ctx, "ink-file", ck + CLIENT_KEY_BYTES);
     mcx_keystore *ks = NULL;
     if (rc == CLI_EXIT_OK)
-        rc = open_keystore(ctx, MCX_KEYSTORE_CREATE, kpath, sizeof kpath, &ks);
+        rc = cli_open_keystore(ctx, MCX_KEYSTORE_CREATE, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK) {
         mcx_secure_free(ck);
         free(user);
@@ -306,7 +270,7 @@ static int run_show(cli_ctx *ctx)
 {
     char kpath[PATH_MAX_];
     mcx_keystore *ks = NULL;
-    int rc = open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
+    int rc = cli_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK)
         return rc;
     json_t *o = cli_out_new();

@@ -47,41 +47,6 @@ static int put_id(json_t *o, const char *key, uint32_t id)
     return put_str(o, key, h);
 }
 
-int group_open_keystore(cli_ctx *ctx, unsigned flags, char *path, size_t cap, mcx_keystore **ks)
-{
-    mcx_status s;
-    if (cli_has(ctx, "keystore"))
-        snprintf(path, cap, "%s", cli_str(ctx, "keystore"));
-    else if ((s = mcx_keystore_default_path(path, cap)) != MCX_OK)
-        return cli_fail(ctx, s, "keystore path");
-    char *pw = NULL;
-    if (cli_has(ctx, "passphrase-file")) {
-        int rc = cli_read_password(ctx, "passphrase-file", "Keystore passphrase", 0, &pw);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-    }
-    s = mcx_keystore_open(ks, path, pw, pw != NULL ? strlen(pw) : 0, flags);
-    mcx_secure_free(pw);
-    if (s != MCX_OK)
-        return cli_fail(ctx, s, "keystore");
-    return CLI_EXIT_OK;
-}
-
-/* The MC service ID a token names (TS 33.180 B.4: the mcptt_id claim), or NULL. */
-static char *mcptt_id_of(const char *jwt)
-{
-    json_t *h = NULL, *c = NULL;
-    char *id = NULL;
-    if (jwt != NULL && mcx_jwt_decode_unverified(jwt, &h, &c) == MCX_OK) {
-        const char *v = json_string_value(json_object_get(c, "mcptt_id"));
-        if (v != NULL)
-            id = strdup(v);
-    }
-    json_decref(h);
-    json_decref(c);
-    return id;
-}
-
 /* The GMS client of the running command: tokens of mcx login (--label), the user (--user or the
  * token's mcptt_id), and with keystore_flags >= 0 the keystore. Free with client_done. */
 typedef struct client {
@@ -113,15 +78,15 @@ static int client_init(cli_ctx *ctx, client *cl, int keystore_flags)
         return cli_fail(ctx, s, "loading the tokens");
     if (keystore_flags >= 0 && cli_has(ctx, "user"))
         cl->user = strdup(cli_str(ctx, "user"));
-    else if (keystore_flags >= 0 && (cl->user = mcptt_id_of(cl->t.access_token)) == NULL)
-        cl->user = mcptt_id_of(cl->t.id_token);
+    else if (keystore_flags >= 0 && (cl->user = cli_token_mcptt_id(cl->t.access_token)) == NULL)
+        cl->user = cli_token_mcptt_id(cl->t.id_token);
     if (cl->user == NULL && keystore_flags >= 0) {
         client_done(cl);
         return cli_usage(ctx, "the tokens name no mcptt_id: give --user");
     }
     if (keystore_flags >= 0) {
-        int rc = group_open_keystore(ctx, (unsigned)keystore_flags, cl->kpath, sizeof cl->kpath,
-                                     &cl->ks);
+        int rc =
+            cli_open_keystore(ctx, (unsigned)keystore_flags, cl->kpath, sizeof cl->kpath, &cl->ks);
         if (rc != CLI_EXIT_OK) {
             client_done(cl);
             return rc;
@@ -293,7 +258,7 @@ static int run_show(cli_ctx *ctx)
 {
     char kpath[4096];
     mcx_keystore *ks = NULL;
-    int rc = group_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
+    int rc = cli_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK)
         return rc;
     const char *only = cli_str(ctx, "group");

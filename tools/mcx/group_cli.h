@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "cli.h"
+#include "cli_keys.h"
 #include "mcxsec/keystore.h"
 
 #define GROUP_F_KEYSTORE                                                                           \
@@ -17,10 +18,6 @@
         "passphrase-file", CLI_STR, 0, {0, 0}, 0, 4096,                                            \
             "read the keystore passphrase from this file ('-': standard input)"                    \
     }
-
-/* Open the keystore of --keystore (default: next to the token file) with the passphrase of
- * --passphrase-file when given. Returns an exit code (the reason printed). */
-int group_open_keystore(cli_ctx *ctx, unsigned flags, char *path, size_t cap, mcx_keystore **ks);
 
 /* mcx group send / listen (group_media.c). */
 int group_run_send(cli_ctx *ctx);

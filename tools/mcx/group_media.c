@@ -94,7 +94,7 @@ int group_run_send(cli_ctx *ctx)
 
     char kpath[4096];
     mcx_keystore *ks = NULL;
-    int rc = group_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
+    int rc = cli_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK) {
         if (fd != STDIN_FILENO)
             close(fd);
@@ -270,7 +270,7 @@ int group_run_listen(cli_ctx *ctx)
 
     char kpath[4096];
     mcx_keystore *ks = NULL;
-    int rc = group_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
+    int rc = cli_open_keystore(ctx, 0, kpath, sizeof kpath, &ks);
     if (rc != CLI_EXIT_OK)
         return rc;
     const mcx_keystore_group_info *gi = NULL;
