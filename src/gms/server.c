@@ -206,6 +206,7 @@ static void sse_free(void *cls)
 typedef struct greq {
     httpd_request h;
     gms_server *srv;
+    int authorized; /* the token was checked at the headers (on_headers) */
     mcx_token_claims claims;
     int admin, dispatcher;
 } greq;
@@ -783,7 +784,7 @@ static mcx_status dispatch(greq *r)
         return respond_error(r, 413, "too_large", "the request body is larger than %u octets",
                              GMS_MAX_BODY);
     mcx_status rc;
-    if (!authorize(r, &rc))
+    if (!r->authorized && !authorize(r, &rc))
         return rc;
     if (events)
         return method_is(r, "GET") ? handle_events(r) : not_allowed(r, "GET");
@@ -829,6 +830,21 @@ static mcx_status dispatch(greq *r)
 static void on_init(httpd_request *h)
 {
     ((greq *)h)->srv = h->app;
+}
+
+/* The token is checked as soon as the headers are in: a request without a valid one is refused
+ * before its body (up to GMS_MAX_BODY) is read. Paths outside the interface are left to dispatch
+ * (404 whatever the token). */
+static mcx_status on_headers(httpd_request *h)
+{
+    greq *r = (greq *)h;
+    const char *p = r->h.path;
+    if (strcmp(p, "/groups") != 0 && strncmp(p, "/groups/", 8) != 0 && strcmp(p, "/events") != 0 &&
+        strcmp(p, "/regroups") != 0)
+        return MCX_OK;
+    mcx_status rc = MCX_OK;
+    r->authorized = authorize(r, &rc);
+    return rc;
 }
 
 static mcx_status on_dispatch(httpd_request *h)
@@ -917,6 +933,7 @@ mcx_status gms_server_start(gms_server **out, const gms_config *cfg, mcx_gms *g)
     hc->app = srv;
     hc->init = on_init;
     hc->dispatch = on_dispatch;
+    hc->headers = on_headers;
     hc->failed = on_failed;
     hc->done = on_done;
     mcx_gms_set_event_handler(g, on_gms_event, srv);

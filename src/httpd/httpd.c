@@ -305,6 +305,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                 /* refused before reading the body; libmicrohttpd then closes the connection */
                 return cfg->too_large(r) == MCX_OK ? MHD_YES : MHD_NO;
         }
+        if (cfg->headers != NULL) {
+            mcx_clear_error();
+            if (cfg->headers(r) != MCX_OK)
+                return MHD_NO;
+        }
         return MHD_YES;
     }
     if (r->responded)

@@ -106,6 +106,9 @@ struct httpd_config {
     mcx_status (*dispatch)(httpd_request *r);
     /* Answer a Content-Length above max_body (early_413), before the body is read. */
     mcx_status (*too_large)(httpd_request *r);
+    /* The headers have arrived, the body not yet (may be NULL): may queue a response (e.g. a
+     * refused token), so that nobody unauthenticated can make the server hold a large body. */
+    mcx_status (*headers)(httpd_request *r);
     /* Answer a failure of dispatch (rc) when nothing was queued. */
     mcx_status (*failed)(httpd_request *r, mcx_status rc);
     /* The request ends: release the server's own parts of it (st, body and uri are the

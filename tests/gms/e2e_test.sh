@@ -46,6 +46,8 @@ expect_eq "member not a URI" \
 head -c 5000000 /dev/zero | tr '\0' 'a' >"$tmp/big"
 expect_eq "oversize body" "$(hcurl r -X POST -H "Authorization: Bearer $ADMIN_AT" \
     --data-binary "@$tmp/big" "$GMS_URL/groups")" 413
+expect_eq "oversize body without a token: refused at the headers" "$(hcurl r -X POST \
+    --data-binary "@$tmp/big" "$GMS_URL/groups")" 401
 expect_eq "unknown path" "$(gcurl r "$ADMIN_AT" GET /nothing)" 404
 expect_eq "wrong method" "$(gcurl r "$ADMIN_AT" PUT /groups)" 405
 expect_eq "nothing stored" "$(gms_sql 'SELECT COUNT(*) FROM gms_groups')" 0
