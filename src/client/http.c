@@ -1,8 +1,9 @@
-/* The login flow's HTTPS client over libcurl (see http_internal.h for the policy). */
+/* The client library's HTTPS client over libcurl (see http_internal.h for the policy). */
 #include "client/http_internal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,13 +26,44 @@ int mcx_http_curl_ready(void)
     return curl_init_rc == CURLE_OK;
 }
 
+struct mcx_http_session {
+    CURL *curl;
+};
+
+mcx_http_session *mcx_http_session_new(void)
+{
+    if (!mcx_http_curl_ready())
+        return NULL;
+    mcx_http_session *s = calloc(1, sizeof *s);
+    if (s != NULL && (s->curl = curl_easy_init()) == NULL) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+void mcx_http_session_free(mcx_http_session *s)
+{
+    if (s == NULL)
+        return;
+    curl_easy_cleanup(s->curl);
+    free(s);
+}
+
+/* What the callbacks of one exchange share. */
 typedef struct sink {
+    CURL *curl;
     char *buf;
-    size_t len, cap;
+    size_t len, cap, max;
     int too_large;
     int oom;
     char *location;
     char *content_type;
+    /* stream mode */
+    const mcx_http_request_opts *opts;
+    int checked;  /* the first body octets arrived: status and Content-Type looked at */
+    int streamed; /* ... and the body goes to opts->stream_fn */
+    int stopped;  /* opts->stream_fn ended the exchange */
 } sink;
 
 /* Grow to hold need + 1 octets; the old buffer is wiped (it may hold a token). */
@@ -55,13 +87,35 @@ static int sink_reserve(sink *s, size_t need)
     return 1;
 }
 
+/* Stream mode: on the first body octets, whether this answer is the stream asked for (a 200 with
+ * the expected Content-Type) or something else (an error document) read as a body. */
+static void sink_check(sink *s)
+{
+    s->checked = 1;
+    long code = 0;
+    char *ct = NULL;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ct);
+    const char *want = s->opts->stream_type != NULL ? s->opts->stream_type : "";
+    s->streamed = code == 200 && ct != NULL && strncasecmp(ct, want, strlen(want)) == 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     sink *s = user;
     size_t n = size * nmemb;
-    if (n > MCX_HTTP_BODY_MAX || s->len + n > MCX_HTTP_BODY_MAX) {
+    if (s->opts->stream_fn != NULL && !s->checked)
+        sink_check(s);
+    if (s->streamed) {
+        if (s->opts->stream_fn(s->opts->stream_arg, data, n) != 0) {
+            s->stopped = 1;
+            return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+        }
+        return n;
+    }
+    if (n > s->max || s->len + n > s->max) {
         s->too_large = 1;
-        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+        return 0;
     }
     if (!sink_reserve(s, s->len + n)) {
         s->oom = 1;
@@ -71,6 +125,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     s->len += n;
     s->buf[s->len] = '\0';
     return n;
+}
+
+/* libcurl's progress callback, also called while a stream is idle: a stop is seen at once. */
+static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+    (void)a, (void)b, (void)c, (void)d;
+    return ((sink *)user)->stopped;
 }
 
 static int header_is(const char *line, size_t n, const char *name)
@@ -150,37 +211,102 @@ static void url_for_log(const char *url, char *out, size_t cap)
     mcx_printable(bare, out, cap);
 }
 
-mcx_status mcx_http_request(const char *url, const char *form, const char *ca_file,
-                            mcx_http_response *out)
+/* Append line to *list; 0 when out of memory (the list is unchanged). */
+static int add_header(struct curl_slist **list, const char *line)
 {
-    if (out == NULL || url == NULL)
-        return MCX_FAIL(MCX_E_ARG, "HTTP: no URL");
-    memset(out, 0, sizeof *out);
-    char shown[256];
-    url_for_log(url, shown, sizeof shown);
-    /* RFC 6749 §3.1, §3.2 and OpenID Connect Core §16.17: TLS for every exchange. */
-    if (strncasecmp(url, "https://", 8) != 0)
-        return MCX_FAIL(MCX_E_ARG, "HTTP: '%s' is not an https:// URL", shown);
-    if (!mcx_http_curl_ready())
-        return MCX_FAIL(MCX_E_IO, "HTTP: libcurl initialisation failed");
+    struct curl_slist *h = curl_slist_append(*list, line);
+    if (h == NULL)
+        return 0;
+    *list = h;
+    return 1;
+}
 
-    CURL *c = curl_easy_init();
+/* Free a header list after wiping every copy of its lines: one of them may be the
+ * Authorization header, the access token itself. */
+static void headers_free(struct curl_slist *list)
+{
+    for (struct curl_slist *h = list; h != NULL; h = h->next)
+        mcx_memzero(h->data, strlen(h->data));
+    curl_slist_free_all(list);
+}
+
+/* The request's headers; MCX_OK or MCX_E_NOMEM. */
+static mcx_status build_headers(const mcx_http_request_opts *o, struct curl_slist **out)
+{
+    struct curl_slist *hdrs = NULL;
+    char line[160];
+    int ok = add_header(&hdrs, "Expect:"); /* no 100-continue round trip */
+    snprintf(line, sizeof line, "Accept: %s",
+             o->accept != NULL ? o->accept : "application/json, text/html");
+    ok = ok && add_header(&hdrs, line);
+    if (o->body != NULL && o->content_type != NULL) {
+        snprintf(line, sizeof line, "Content-Type: %s", o->content_type);
+        ok = ok && add_header(&hdrs, line);
+    }
+    if (ok && o->bearer != NULL) {
+        size_t n = strlen(o->bearer) + sizeof "Authorization: Bearer ";
+        char *auth = malloc(n);
+        if (auth == NULL) {
+            ok = 0;
+        } else {
+            snprintf(auth, n, "Authorization: Bearer %s", o->bearer);
+            ok = add_header(&hdrs, auth);
+            mcx_memzero(auth, n); /* the access token; curl keeps its own copy */
+            free(auth);
+        }
+    }
+    if (!ok) {
+        headers_free(hdrs);
+        return MCX_E_NOMEM;
+    }
+    *out = hdrs;
+    return MCX_OK;
+}
+
+mcx_status mcx_http_request_ex(const mcx_http_request_opts *o, mcx_http_response *out)
+{
+    if (out != NULL)
+        memset(out, 0, sizeof *out);
+    const char *who = o != NULL && o->who != NULL ? o->who : "HTTP";
+    if (o == NULL || out == NULL || o->url == NULL)
+        return MCX_FAIL(MCX_E_ARG, "%s: no URL", who);
+    char shown[256];
+    url_for_log(o->url, shown, sizeof shown);
+    /* RFC 6749 §3.1, §3.2, OpenID Connect Core §16.17, TS 33.180 §5.2: TLS for every exchange. */
+    if (strncasecmp(o->url, "https://", 8) != 0)
+        return MCX_FAIL(MCX_E_ARG, "%s: '%s' is not an https:// URL", who, shown);
+    /* a line break would end the header and let the token smuggle others (RFC 9110 §5.5) */
+    if (o->bearer != NULL && strpbrk(o->bearer, "\r\n") != NULL)
+        return MCX_FAIL(MCX_E_ARG, "%s: the access token holds a line break", who);
+    if (!mcx_http_curl_ready())
+        return MCX_FAIL(MCX_E_IO, "%s: libcurl initialisation failed", who);
+    int streaming = o->stream_fn != NULL;
+    size_t max = o->body_max != 0 ? o->body_max : MCX_HTTP_BODY_MAX;
+    long timeout = o->timeout_ms == 0 ? MCX_HTTP_TIMEOUT_MS : o->timeout_ms < 0 ? 0 : o->timeout_ms;
+
+    /* A session's handle is reset to no options but keeps its live connection and TLS session
+     * cache (curl_easy_reset), so every option below is set again for this request. */
+    CURL *c = o->session != NULL ? o->session->curl : curl_easy_init();
     if (c == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "HTTP: out of memory");
+        return MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
+    if (o->session != NULL)
+        curl_easy_reset(c);
     sink s;
     memset(&s, 0, sizeof s);
+    s.curl = c;
+    s.max = max;
+    s.opts = o;
     char err[CURL_ERROR_SIZE];
     err[0] = '\0';
     struct curl_slist *hdrs = NULL;
-    struct curl_slist *h1 = curl_slist_append(hdrs, "Expect:"); /* no 100-continue round trip */
-    if (h1 != NULL)
-        hdrs = h1;
-    struct curl_slist *h2 = curl_slist_append(hdrs, "Accept: application/json, text/html");
-    if (h2 != NULL)
-        hdrs = h2;
+    mcx_status st = build_headers(o, &hdrs);
+    if (st != MCX_OK) {
+        st = MCX_FAIL(st, "%s: out of memory", who);
+        goto out;
+    }
 
     int bad = 0;
-    bad |= curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
+    bad |= curl_easy_setopt(c, CURLOPT_URL, o->url) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
@@ -188,49 +314,64 @@ mcx_status mcx_http_request(const char *url, const char *form, const char *ca_fi
     bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, MCX_HTTP_CONNECT_MS) != CURLE_OK;
-    bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, MCX_HTTP_TIMEOUT_MS) != CURLE_OK;
+    bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-    bad |=
-        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MCX_HTTP_BODY_MAX) != CURLE_OK;
+    if (!streaming) /* refuse early an answer that announces its excess (Content-Length) */
+        bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, &s) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, &s) != CURLE_OK;
-    bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "mcxsec-login/0.1") != CURLE_OK;
+    bad |= curl_easy_setopt(c, CURLOPT_USERAGENT,
+                            o->user_agent != NULL ? o->user_agent : "mcxsec/0.1") != CURLE_OK;
     bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
-    if (ca_file != NULL)
-        bad |= curl_easy_setopt(c, CURLOPT_CAINFO, ca_file) != CURLE_OK;
-    if (form != NULL) {
-        /* POSTFIELDS is not copied by curl: the caller keeps (and later wipes) the form */
-        bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, form) != CURLE_OK;
+    if (o->ca_file != NULL)
+        bad |= curl_easy_setopt(c, CURLOPT_CAINFO, o->ca_file) != CURLE_OK;
+    if (o->body != NULL) {
+        /* POSTFIELDS is not copied by curl: the caller keeps (and later wipes) the body */
+        bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body) != CURLE_OK;
         bad |=
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(form)) != CURLE_OK;
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len) != CURLE_OK;
     }
-    mcx_status st = MCX_OK;
+    if (streaming) {
+        bad |= curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK;
+        bad |= curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s) != CURLE_OK;
+        bad |= curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
+    }
     if (bad) {
-        st = MCX_FAIL(MCX_E_IO, "HTTP: libcurl refused an option (too old?)");
+        st = MCX_FAIL(MCX_E_IO, "%s: request setup failed (libcurl refused an option: too old?)",
+                      who);
         goto out;
     }
     CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    if (s.stopped) {
+        /* the stream's consumer ended it and keeps its own reason: no MCX_FAIL here */
+        out->stopped = 1;
+        rc = CURLE_OK;
+    } else if (streaming && rc == CURLE_OPERATION_TIMEDOUT && (out->status == 200 || s.checked)) {
+        out->timed_out = 1; /* the time given has passed: the normal end of a stream */
+        rc = CURLE_OK;
+    }
     if (s.oom) {
-        st = MCX_FAIL(MCX_E_NOMEM, "HTTP: out of memory");
+        st = MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
         goto out;
     }
     if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
-        st = MCX_FAIL(MCX_E_IO, "HTTP %s: answer larger than %u octets", shown, MCX_HTTP_BODY_MAX);
+        st = MCX_FAIL(o->oversize != MCX_OK ? o->oversize : MCX_E_IO,
+                      "%s %s: answer larger than %zu octets", who, shown, max);
         goto out;
     }
     if (rc != CURLE_OK) {
         /* curl's message may quote what the peer sent (a host name, a header) */
         char why[CURL_ERROR_SIZE];
         mcx_printable(err[0] != '\0' ? err : curl_easy_strerror(rc), why, sizeof why);
-        st = MCX_FAIL(MCX_E_IO, "HTTP %s: %s", shown, why);
+        st = MCX_FAIL(MCX_E_IO, "%s %s: %s", who, shown, why);
         goto out;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     if (!sink_reserve(&s, s.len)) {
-        st = MCX_FAIL(MCX_E_NOMEM, "HTTP: out of memory");
+        st = MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
         goto out;
     }
     s.buf[s.len] = '\0';
@@ -238,19 +379,37 @@ mcx_status mcx_http_request(const char *url, const char *form, const char *ca_fi
     out->body_len = s.len;
     out->location = s.location;
     out->content_type = s.content_type;
+    out->streamed = s.streamed;
     s.buf = NULL;
     s.location = NULL;
     s.content_type = NULL;
 out:
+    if (st != MCX_OK)
+        memset(out, 0, sizeof *out);
     if (s.buf != NULL) {
         mcx_memzero(s.buf, s.cap);
         free(s.buf);
     }
     set_header(&s.location, NULL);
     set_header(&s.content_type, NULL);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    headers_free(hdrs);
+    if (o->session == NULL)
+        curl_easy_cleanup(c);
     return st;
+}
+
+mcx_status mcx_http_request(const char *url, const char *form, const char *ca_file,
+                            mcx_http_response *out)
+{
+    mcx_http_request_opts o;
+    memset(&o, 0, sizeof o);
+    o.url = url;
+    o.ca_file = ca_file;
+    o.body = form;
+    o.body_len = form != NULL ? strlen(form) : 0;
+    o.content_type = NULL; /* curl's default for POSTFIELDS: application/x-www-form-urlencoded */
+    o.user_agent = "mcxsec-login/0.1";
+    return mcx_http_request_ex(&o, out);
 }
 
 void mcx_http_response_free(mcx_http_response *r)
