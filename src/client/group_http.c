@@ -1,11 +1,11 @@
 /* The GMS's HTTPS interface from the client side (include/mcxsec/group.h, docs/gms.md): the list
  * of groups, the group document, and the text/event-stream of key changes.
  *
- * Same transport policy as the login and KMS clients (http_internal.h): HTTPS only, TLS 1.2 or
+ * Through the library's HTTPS client (http_internal.h) and its policy: HTTPS only, TLS 1.2 or
  * newer, the peer certificate and host name verified, no redirects, bounded answers; the access
  * token is wiped from every buffer that held it. */
-#include <curl/curl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,8 @@
 
 #define SSE_EVENT_MAX (64u * 1024u) /* largest event (its data lines) */
 
+/* A growing buffer for the event stream's lines and events, bounded, wiped when freed (events
+ * carry key material). */
 typedef struct body {
     char *buf;
     size_t len, cap, max;
@@ -65,22 +67,16 @@ static void body_free(body *b)
     memset(b, 0, sizeof *b);
 }
 
-/* A request's curl handle and headers; the Authorization header is wiped on release. */
+/* A GMS request: the URL (the GMS's base URL and path) and the options common to every GMS
+ * exchange. */
 typedef struct req {
-    CURL *c;
-    struct curl_slist *hdrs;
-    char err[CURL_ERROR_SIZE];
-    char shown[MCX_SHOWN_MAX];
     char *url;
+    char shown[MCX_SHOWN_MAX];
+    mcx_http_request_opts o;
 } req;
 
 static void req_free(req *r)
 {
-    for (struct curl_slist *h = r->hdrs; h != NULL; h = h->next)
-        mcx_memzero(h->data, strlen(h->data)); /* the access token */
-    curl_slist_free_all(r->hdrs);
-    if (r->c != NULL)
-        curl_easy_cleanup(r->c);
     free(r->url);
     memset(r, 0, sizeof *r);
 }
@@ -90,57 +86,18 @@ static mcx_status req_init(req *r, const mcx_group_client *c, const char *path, 
     memset(r, 0, sizeof *r);
     if (c == NULL || c->gms_url == NULL || c->access_token == NULL)
         return MCX_FAIL(MCX_E_ARG, "GMS: no URL or access token");
-    /* the access token and the key material must never travel in clear */
-    if (strncasecmp(c->gms_url, "https://", 8) != 0)
-        return MCX_FAIL(MCX_E_ARG, "GMS: '%.200s' is not an https:// URL", c->gms_url);
-    if (strpbrk(c->access_token, "\r\n") != NULL)
-        return MCX_FAIL(MCX_E_ARG, "GMS: the access token holds a line break");
-    if (!mcx_http_curl_ready())
-        return MCX_FAIL(MCX_E_IO, "GMS: libcurl initialisation failed");
     size_t n = strlen(c->gms_url) + strlen(path) + 1;
-    if ((r->url = malloc(n)) == NULL || (r->c = curl_easy_init()) == NULL) {
-        req_free(r);
+    if ((r->url = malloc(n)) == NULL)
         return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
-    }
     snprintf(r->url, n, "%s%s", c->gms_url, path);
     mcx_printable(r->url, r->shown, sizeof r->shown);
-    char acc[64];
-    snprintf(acc, sizeof acc, "Accept: %s", accept);
-    size_t an = strlen(c->access_token) + 32;
-    char *auth = malloc(an);
-    int bad = auth == NULL;
-    if (auth != NULL)
-        snprintf(auth, an, "Authorization: Bearer %s", c->access_token);
-    const char *hs[] = {acc, auth};
-    for (size_t i = 0; !bad && i < 2; i++) {
-        struct curl_slist *h = curl_slist_append(r->hdrs, hs[i]);
-        if (h == NULL)
-            bad = 1;
-        else
-            r->hdrs = h;
-    }
-    if (auth != NULL) {
-        mcx_memzero(auth, an);
-        free(auth);
-    }
-    CURL *h = r->c;
-    bad |= curl_easy_setopt(h, CURLOPT_URL, r->url) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, MCX_HTTP_CONNECT_MS) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->err) != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_USERAGENT, "mcxsec-group-client/0.1") != CURLE_OK;
-    bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdrs) != CURLE_OK;
-    if (c->ca_file != NULL)
-        bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
-    if (bad) {
-        req_free(r);
-        return MCX_FAIL(MCX_E_IO, "GMS: request setup failed");
-    }
+    /* HTTPS only, the access token as a bearer token (RFC 6750 §2.1): http_internal.h */
+    r->o.url = r->url;
+    r->o.ca_file = c->ca_file;
+    r->o.accept = accept;
+    r->o.bearer = c->access_token;
+    r->o.who = "GMS";
+    r->o.user_agent = "mcxsec-group-client/0.1";
     return MCX_OK;
 }
 
@@ -161,44 +118,21 @@ static mcx_status http_error(const req *r, long code, const char *text)
     return MCX_FAIL(st, "GMS %s: HTTP %ld%s%s", r->shown, code, why[0] ? ": " : "", why);
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
-{
-    body *b = user;
-    return body_put(b, data, size * nmemb) ? size * nmemb : 0;
-}
-
-/* GET path; a 200 answer's body into *out (NUL-terminated). */
+/* GET path; a 200 answer's body (NUL-terminated, at most max octets) into *out. */
 static mcx_status gms_get(const mcx_group_client *c, const char *path, const char *accept,
-                          size_t max, body *out)
+                          size_t max, mcx_http_response *out)
 {
+    memset(out, 0, sizeof *out);
     req r;
     MCX_GUARD(req_init(&r, c, path, accept));
-    memset(out, 0, sizeof *out);
-    out->max = max;
-    int bad = curl_easy_setopt(r.c, CURLOPT_TIMEOUT_MS, MCX_HTTP_TIMEOUT_MS) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_WRITEDATA, out) != CURLE_OK;
-    mcx_status st = MCX_OK;
-    CURLcode rc = bad ? CURLE_FAILED_INIT : curl_easy_perform(r.c);
-    long code = 0;
-    if (out->oom) {
-        st = MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
-    } else if (out->too_large) {
-        st = MCX_FAIL(MCX_E_LENGTH, "GMS %s: answer larger than %zu octets", r.shown, max);
-    } else if (rc != CURLE_OK) {
-        char why[CURL_ERROR_SIZE];
-        mcx_printable(r.err[0] != '\0' ? r.err : curl_easy_strerror(rc), why, sizeof why);
-        st = MCX_FAIL(MCX_E_IO, "GMS %s: %s", r.shown, why);
-    } else {
-        curl_easy_getinfo(r.c, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 200)
-            st = http_error(&r, code, out->buf);
-        else if (out->buf == NULL && !body_put(out, "", 0))
-            st = MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
+    r.o.body_max = max;
+    r.o.oversize = MCX_E_LENGTH;
+    mcx_status st = mcx_http_request_ex(&r.o, out);
+    if (st == MCX_OK && out->status != 200) {
+        st = http_error(&r, out->status, out->body);
+        mcx_http_response_free(out);
     }
     req_free(&r);
-    if (st != MCX_OK)
-        body_free(out);
     return st;
 }
 
@@ -220,11 +154,11 @@ mcx_status mcx_group_list_remote(const mcx_group_client *c, mcx_group_summary **
         return MCX_FAIL(MCX_E_ARG, "GMS: no output");
     *out = NULL;
     *n = 0;
-    body b;
+    mcx_http_response b;
     MCX_GUARD(gms_get(c, "/groups", "application/json", MCX_HTTP_BODY_MAX, &b));
     json_error_t je;
-    json_t *j = json_loadb(b.buf, b.len, 0, &je);
-    body_free(&b);
+    json_t *j = json_loadb(b.body, b.body_len, 0, &je);
+    mcx_http_response_free(&b);
     json_t *groups = json_object_get(j, "groups");
     if (!json_is_array(groups)) {
         json_decref(j);
@@ -283,14 +217,14 @@ mcx_status mcx_group_fetch(const mcx_group_client *c, const char *group_id,
     }
     snprintf(path, pn, "/groups/%s", enc); /* RFC 3986 §2.1: sip%3Afire-1%40example.org */
     free(enc);
-    body b;
+    mcx_http_response b;
     mcx_status st = gms_get(c, path, "application/xml", MCX_GROUP_DOC_MAX_BYTES, &b);
     free(path);
     if (st != MCX_OK)
         return st;
     mcx_group_doc *d = NULL;
-    st = mcx_group_doc_parse((const uint8_t *)b.buf, b.len, &d);
-    body_free(&b);
+    st = mcx_group_doc_parse((const uint8_t *)b.body, b.body_len, &d);
+    mcx_http_response_free(&b);
     if (st != MCX_OK)
         return st;
     if (strcmp(d->uri, group_id) != 0) {
@@ -349,13 +283,8 @@ mcx_status mcx_group_fetch(const mcx_group_client *c, const char *group_id,
 
 typedef struct sse {
     const mcx_group_client *c;
-    CURL *curl;
     mcx_group_event_fn cb;
     void *arg;
-    int checked; /* status and Content-Type looked at */
-    int refused; /* not 200 or not text/event-stream: the body is kept as the error */
-    long code;
-    body err;
     body line; /* the line being read */
     body data; /* the event's data lines */
     char type[64];
@@ -487,23 +416,10 @@ static void sse_line(sse *s, const char *l, size_t n)
     } /* id, retry and unknown fields: ignored */
 }
 
-static size_t on_sse(char *p, size_t size, size_t nmemb, void *user)
+/* The stream's octets as they arrive (mcx_http_stream_fn): cut into lines. */
+static int on_sse(void *user, const char *p, size_t n)
 {
     sse *s = user;
-    size_t n = size * nmemb;
-    if (!s->checked) {
-        s->checked = 1;
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->code);
-        char *ct = NULL;
-        curl_easy_getinfo(s->curl, CURLINFO_CONTENT_TYPE, &ct);
-        s->refused = s->code != 200 || ct == NULL ||
-                     strncasecmp(ct, "text/event-stream", strlen("text/event-stream")) != 0;
-    }
-    if (s->refused) {
-        if (!body_put(&s->err, p, n))
-            return 0;
-        return n;
-    }
     for (size_t i = 0; i < n && !s->stop; i++) {
         char ch = p[i];
         if (ch == '\n' || ch == '\r') {
@@ -519,21 +435,7 @@ static size_t on_sse(char *p, size_t size, size_t nmemb, void *user)
             s->stop = 1;
         }
     }
-    return s->stop ? 0 : n;
-}
-
-static long response_code(CURL *c)
-{
-    long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    return code;
-}
-
-/* libcurl's progress callback: also called while the stream is idle, so a stop is seen. */
-static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
-{
-    (void)a, (void)b, (void)c, (void)d;
-    return ((sse *)user)->stop;
+    return s->stop;
 }
 
 mcx_status mcx_group_watch(const mcx_group_client *c, uint64_t timeout_ms, mcx_group_event_fn cb,
@@ -547,43 +449,30 @@ mcx_status mcx_group_watch(const mcx_group_client *c, uint64_t timeout_ms, mcx_g
     sse s;
     memset(&s, 0, sizeof s);
     s.c = c;
-    s.curl = r.c;
     s.cb = cb;
     s.arg = arg;
-    s.err.max = 4096;
     s.line.max = SSE_EVENT_MAX;
     s.data.max = SSE_EVENT_MAX;
-    int bad = curl_easy_setopt(r.c, CURLOPT_TIMEOUT_MS, (long)timeout_ms) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_WRITEFUNCTION, on_sse) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_WRITEDATA, &s) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_XFERINFODATA, &s) != CURLE_OK;
-    bad |= curl_easy_setopt(r.c, CURLOPT_NOPROGRESS, 0L) != CURLE_OK;
-    mcx_status st = MCX_OK;
-    CURLcode rc = bad ? CURLE_FAILED_INIT : curl_easy_perform(r.c);
+    /* HTML §9.2: a 200 text/event-stream answer is read as it comes, until the time given (0:
+     * none) passes, the callback ends it or the GMS closes it; any other answer is an error
+     * document */
+    r.o.timeout_ms = timeout_ms == 0 ? -1 : timeout_ms > LONG_MAX ? LONG_MAX : (long)timeout_ms;
+    r.o.stream_type = "text/event-stream";
+    r.o.stream_fn = on_sse;
+    r.o.stream_arg = &s;
+    mcx_http_response hr;
+    mcx_status st = mcx_http_request_ex(&r.o, &hr);
     if (s.fail != MCX_OK) {
-        st = s.fail; /* the reason is set */
-    } else if (s.refused) {
-        st = s.code != 200
-                 ? http_error(&r, s.code, s.err.buf)
-                 : MCX_FAIL(MCX_E_ENCODING, "GMS %s: the answer is not text/event-stream", r.shown);
-    } else if (s.stop) {
-        st = MCX_OK; /* the callback ended it */
-    } else if (rc == CURLE_OPERATION_TIMEDOUT && timeout_ms > 0 && response_code(r.c) == 200) {
-        st = MCX_OK; /* the time given has passed (the stream may have sent nothing yet) */
-    } else if (rc != CURLE_OK) {
-        char why[CURL_ERROR_SIZE];
-        mcx_printable(r.err[0] != '\0' ? r.err : curl_easy_strerror(rc), why, sizeof why);
-        st = MCX_FAIL(MCX_E_IO, "GMS %s: %s", r.shown, why);
-    } else if (!s.checked) {
-        long code = 0;
-        curl_easy_getinfo(r.c, CURLINFO_RESPONSE_CODE, &code);
-        if (code != 200)
-            st = http_error(&r, code, NULL);
+        st = s.fail;                          /* the reason is set */
+    } else if (st == MCX_OK && !hr.stopped) { /* (a failed exchange's reason is set) */
+        if (hr.status != 200)
+            st = http_error(&r, hr.status, hr.body);
+        else if (!hr.streamed && hr.body_len > 0)
+            st = MCX_FAIL(MCX_E_ENCODING, "GMS %s: the answer is not text/event-stream", r.shown);
     }
     if (n_events != NULL)
         *n_events = s.n_events;
-    body_free(&s.err);
+    mcx_http_response_free(&hr);
     body_free(&s.line);
     body_free(&s.data);
     req_free(&r);
