@@ -21,52 +21,6 @@
 
 #define SSE_EVENT_MAX (64u * 1024u) /* largest event (its data lines) */
 
-/* A growing buffer for the event stream's lines and events, bounded, wiped when freed (events
- * carry key material). */
-typedef struct body {
-    char *buf;
-    size_t len, cap, max;
-    int too_large, oom;
-} body;
-
-static int body_put(body *b, const char *p, size_t n)
-{
-    if (b->len + n > b->max) {
-        b->too_large = 1;
-        return 0;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap == 0 ? 4096 : b->cap;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *x = malloc(cap);
-        if (x == NULL) {
-            b->oom = 1;
-            return 0;
-        }
-        if (b->buf != NULL) {
-            memcpy(x, b->buf, b->len);
-            mcx_memzero(b->buf, b->cap);
-            free(b->buf);
-        }
-        b->buf = x;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, p, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-    return 1;
-}
-
-static void body_free(body *b)
-{
-    if (b->buf != NULL) {
-        mcx_memzero(b->buf, b->cap);
-        free(b->buf);
-    }
-    memset(b, 0, sizeof *b);
-}
-
 /* A GMS request: the URL (the GMS's base URL and path) and the options common to every GMS
  * exchange. */
 typedef struct req {
@@ -285,8 +239,8 @@ typedef struct sse {
     const mcx_group_client *c;
     mcx_group_event_fn cb;
     void *arg;
-    body line; /* the line being read */
-    body data; /* the event's data lines */
+    mcx_buf line; /* the line being read */
+    mcx_buf data; /* the event's data lines */
     char type[64];
     int type_too_long;
     size_t n_events;
@@ -381,7 +335,7 @@ static void sse_line(sse *s, const char *l, size_t n)
             if (!s->type_too_long)
                 handle_event(s);
         }
-        body_free(&s->data);
+        mcx_buf_free(&s->data);
         s->data.max = SSE_EVENT_MAX;
         s->type[0] = '\0';
         s->type_too_long = 0;
@@ -405,7 +359,7 @@ static void sse_line(sse *s, const char *l, size_t n)
             s->type[vl] = '\0';
         }
     } else if (fl == 4 && memcmp(l, "data", 4) == 0) {
-        if (!body_put(&s->data, v, vl) || !body_put(&s->data, "\n", 1)) {
+        if (!mcx_buf_put(&s->data, v, vl) || !mcx_buf_put(&s->data, "\n", 1)) {
             s->fail = s->data.oom ? MCX_FAIL(MCX_E_NOMEM, "out of memory")
                                   : MCX_FAIL(MCX_E_ENCODING,
                                              "GMS events: an event larger than "
@@ -429,7 +383,7 @@ static int on_sse(void *user, const char *p, size_t n)
             s->line.len = 0;
             if (ch == '\r' && i + 1 < n && p[i + 1] == '\n')
                 i++;
-        } else if (!body_put(&s->line, &ch, 1)) {
+        } else if (!mcx_buf_put(&s->line, &ch, 1)) {
             s->fail =
                 MCX_FAIL(MCX_E_ENCODING, "GMS events: a line longer than %u octets", SSE_EVENT_MAX);
             s->stop = 1;
@@ -473,8 +427,8 @@ mcx_status mcx_group_watch(const mcx_group_client *c, uint64_t timeout_ms, mcx_g
     if (n_events != NULL)
         *n_events = s.n_events;
     mcx_http_response_free(&hr);
-    body_free(&s.line);
-    body_free(&s.data);
+    mcx_buf_free(&s.line);
+    mcx_buf_free(&s.data);
     req_free(&r);
     if (st == MCX_OK)
         mcx_clear_error();

@@ -53,9 +53,8 @@ void mcx_http_session_free(mcx_http_session *s)
 /* What the callbacks of one exchange share. */
 typedef struct sink {
     CURL *curl;
-    char *buf;
-    size_t len, cap, max;
-    int too_large;
+    mcx_buf body;
+    int too_large; /* a header too long */
     int oom;
     char *location;
     char *content_type;
@@ -66,25 +65,54 @@ typedef struct sink {
     int stopped;  /* opts->stream_fn ended the exchange */
 } sink;
 
-/* Grow to hold need + 1 octets; the old buffer is wiped (it may hold a token). */
-static int sink_reserve(sink *s, size_t need)
+/* Grow *buf (cap octets, len used) to hold need + 1 octets; the old buffer is wiped (it may
+ * hold a token). 0 when out of memory. */
+static int grow(char **buf, size_t *cap, size_t len, size_t need)
 {
-    if (need + 1 <= s->cap)
+    if (need + 1 <= *cap)
         return 1;
-    size_t cap = s->cap == 0 ? 4096 : s->cap;
-    while (cap < need + 1)
-        cap *= 2;
-    char *n = malloc(cap);
+    size_t c = *cap == 0 ? 256 : *cap;
+    while (c < need + 1)
+        c *= 2;
+    char *n = malloc(c);
     if (n == NULL)
         return 0;
-    if (s->buf != NULL) {
-        memcpy(n, s->buf, s->len);
-        mcx_memzero(s->buf, s->cap);
-        free(s->buf);
+    if (*buf != NULL) {
+        memcpy(n, *buf, len);
+        mcx_memzero(*buf, *cap);
+        free(*buf);
     }
-    s->buf = n;
-    s->cap = cap;
+    *buf = n;
+    *cap = c;
     return 1;
+}
+
+int mcx_buf_put(mcx_buf *b, const char *p, size_t n)
+{
+    if (b->max != 0 && (n > b->max || b->len + n > b->max)) {
+        b->too_large = 1;
+        return 0;
+    }
+    if (!grow(&b->buf, &b->cap, b->len, b->len + n)) {
+        b->oom = 1;
+        return 0;
+    }
+    if (n > 0)
+        memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return 1;
+}
+
+void mcx_buf_free(mcx_buf *b)
+{
+    size_t max = b->max;
+    if (b->buf != NULL) {
+        mcx_memzero(b->buf, b->cap);
+        free(b->buf);
+    }
+    memset(b, 0, sizeof *b);
+    b->max = max;
 }
 
 /* Stream mode: on the first body octets, whether this answer is the stream asked for (a 200 with
@@ -113,18 +141,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         }
         return n;
     }
-    if (n > s->max || s->len + n > s->max) {
-        s->too_large = 1;
-        return 0;
-    }
-    if (!sink_reserve(s, s->len + n)) {
-        s->oom = 1;
-        return 0;
-    }
-    memcpy(s->buf + s->len, data, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
-    return n;
+    return mcx_buf_put(&s->body, data, n) ? n : 0; /* 0 aborts with CURLE_WRITE_ERROR */
 }
 
 /* libcurl's progress callback, also called while a stream is idle: a stop is seen at once. */
@@ -294,7 +311,7 @@ mcx_status mcx_http_request_ex(const mcx_http_request_opts *o, mcx_http_response
     sink s;
     memset(&s, 0, sizeof s);
     s.curl = c;
-    s.max = max;
+    s.body.max = max;
     s.opts = o;
     char err[CURL_ERROR_SIZE];
     err[0] = '\0';
@@ -358,7 +375,11 @@ mcx_status mcx_http_request_ex(const mcx_http_request_opts *o, mcx_http_response
         st = MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
         goto out;
     }
-    if (s.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+    if (s.body.oom) {
+        st = MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
+        goto out;
+    }
+    if (s.too_large || s.body.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         st = MCX_FAIL(o->oversize != MCX_OK ? o->oversize : MCX_E_IO,
                       "%s %s: answer larger than %zu octets", who, shown, max);
         goto out;
@@ -370,26 +391,22 @@ mcx_status mcx_http_request_ex(const mcx_http_request_opts *o, mcx_http_response
         st = MCX_FAIL(MCX_E_IO, "%s %s: %s", who, shown, why);
         goto out;
     }
-    if (!sink_reserve(&s, s.len)) {
+    if (s.body.buf == NULL && !mcx_buf_put(&s.body, "", 0)) { /* an empty answer: "" */
         st = MCX_FAIL(MCX_E_NOMEM, "%s: out of memory", who);
         goto out;
     }
-    s.buf[s.len] = '\0';
-    out->body = s.buf;
-    out->body_len = s.len;
+    out->body = s.body.buf;
+    out->body_len = s.body.len;
     out->location = s.location;
     out->content_type = s.content_type;
     out->streamed = s.streamed;
-    s.buf = NULL;
+    s.body.buf = NULL;
     s.location = NULL;
     s.content_type = NULL;
 out:
     if (st != MCX_OK)
         memset(out, 0, sizeof *out);
-    if (s.buf != NULL) {
-        mcx_memzero(s.buf, s.cap);
-        free(s.buf);
-    }
+    mcx_buf_free(&s.body);
     set_header(&s.location, NULL);
     set_header(&s.content_type, NULL);
     headers_free(hdrs);
@@ -437,22 +454,9 @@ static void form_put(mcx_form *f, const char *s, size_t n)
 {
     if (f->oom)
         return;
-    if (f->len + n + 1 > f->cap) {
-        size_t cap = f->cap == 0 ? 256 : f->cap;
-        while (cap < f->len + n + 1)
-            cap *= 2;
-        char *b = malloc(cap);
-        if (b == NULL) {
-            f->oom = 1;
-            return;
-        }
-        if (f->buf != NULL) {
-            memcpy(b, f->buf, f->len);
-            mcx_memzero(f->buf, f->cap);
-            free(f->buf);
-        }
-        f->buf = b;
-        f->cap = cap;
+    if (!grow(&f->buf, &f->cap, f->len, f->len + n)) {
+        f->oom = 1;
+        return;
     }
     memcpy(f->buf + f->len, s, n);
     f->len += n;

@@ -91,6 +91,19 @@ void mcx_http_response_free(mcx_http_response *r);
  * libcurl), for every HTTPS client of this library. Returns 1 when libcurl is usable. */
 int mcx_http_curl_ready(void);
 
+/* A growing text buffer bounded to max octets (0: no bound), NUL-terminated, whose old copies
+ * and contents are zeroised (answers and event streams carry tokens and keys). Zero-initialise. */
+typedef struct mcx_buf {
+    char *buf;
+    size_t len, cap, max;
+    int too_large, oom; /* why a put failed */
+} mcx_buf;
+
+/* Append n octets; 1 on success, 0 (and too_large or oom set, the buffer unchanged) on failure. */
+int mcx_buf_put(mcx_buf *b, const char *p, size_t n);
+/* Zeroise and free; the buffer is empty again (max is kept). */
+void mcx_buf_free(mcx_buf *b);
+
 /* application/x-www-form-urlencoded building (HTML 5 §4.10.21.8, RFC 3986 unreserved characters
  * kept, everything else %XX). A buffer that grows and is zeroised when freed: it holds passwords
  * and codes. */
