@@ -25,7 +25,6 @@
 #include <argon2.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +36,7 @@
 #include "client/keystore_internal.h"
 #include "common/cursor_internal.h"
 #include "common/error_internal.h"
+#include "mikey/aead_internal.h"
 #include "mcxsec/hex.h"
 #include "mcxsec/keystore.h"
 #include "mcxsec/login.h"
@@ -332,34 +332,19 @@ static mcx_status derive_key(const char *pass, size_t pass_len, uint32_t t, uint
     return MCX_OK;
 }
 
-/* AES-256-GCM (NIST SP 800-38D) over in[0..n) into out, with aad; enc 1 seals (writes tag),
- * enc 0 opens (checks tag). */
+/* AES-256-GCM (NIST SP 800-38D, the core's mikey/aead_internal.h) over in[0..n) into out, with
+ * aad; enc 1 seals (writes tag), enc 0 opens (checks tag; out wiped on failure). */
 static mcx_status gcm(int enc, const uint8_t key[KS_KEY_BYTES], const uint8_t nonce[KS_NONCE_BYTES],
                       const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t n, uint8_t *out,
                       uint8_t tag[KS_TAG_BYTES])
 {
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    if (c == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "keystore: out of memory");
-    mcx_status st = MCX_OK;
-    int len = 0, ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) == 1 &&
-                      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, KS_NONCE_BYTES, NULL) == 1 &&
-                      EVP_CipherInit_ex(c, NULL, NULL, key, nonce, enc) == 1 &&
-                      (aad_len > INT32_MAX ? 0 : 1) &&
-                      EVP_CipherUpdate(c, NULL, &len, aad, (int)aad_len) == 1 &&
-                      (n == 0 || EVP_CipherUpdate(c, out, &len, in, (int)n) == 1);
-    if (ok && !enc)
-        ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, KS_TAG_BYTES, tag) == 1;
-    if (!ok) {
-        st = MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM setup failed");
-    } else if (EVP_CipherFinal_ex(c, out + n, &len) != 1) {
-        st = enc ? MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM failed")
-                 : MCX_FAIL(MCX_E_TAG_INVALID,
-                            "keystore: wrong passphrase, or the file was altered");
-    } else if (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, KS_TAG_BYTES, tag) != 1) {
-        st = MCX_FAIL(MCX_E_INTERNAL, "keystore: AES-256-GCM tag failed");
-    }
-    EVP_CIPHER_CTX_free(c);
+    if (enc)
+        return mcx_gcm_seal("keystore", key, KS_KEY_BYTES, nonce, KS_NONCE_BYTES, aad, aad_len, in,
+                            n, out, tag);
+    mcx_status st = mcx_gcm_open("keystore", key, KS_KEY_BYTES, nonce, KS_NONCE_BYTES, aad, aad_len,
+                                 in, n, tag, out);
+    if (st == MCX_E_TAG_INVALID)
+        st = MCX_FAIL(MCX_E_TAG_INVALID, "keystore: wrong passphrase, or the file was altered");
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* GMS keys at rest: AES-256-GCM under the GMS storage key (docs/gms.md), a fresh 96-bit nonce
- * each time (NIST SP 800-38D §8.2.2), and the row's identity (group, context, key type) as
- * associated data so that a sealed key moved to another row does not open. */
+ * each time (NIST SP 800-38D §8.2.2; the core's AES-GCM, mikey/aead_internal.h), and the row's
+ * identity (group, context, key type) as associated data so that a sealed key moved to another row
+ * does not open. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,10 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "common/error_internal.h"
 #include "gms/gms_internal.h"
+#include "mikey/aead_internal.h"
 #include "mcxsec/mem.h"
 
 #define SEAL_LABEL "mcxsec gms key v1"
@@ -33,30 +33,6 @@ static size_t seal_aad(const gms_context *c, const char *type, uint8_t *aad, siz
     return n;
 }
 
-static mcx_status gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad,
-                      size_t aad_len, const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
-{
-    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
-    if (x == NULL)
-        return MCX_FAIL(MCX_E_NOMEM, "GMS: out of memory");
-    int len = 0, ok = EVP_CipherInit_ex(x, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1 &&
-                      EVP_CipherUpdate(x, NULL, &len, aad, (int)aad_len) == 1 &&
-                      EVP_CipherUpdate(x, out, &len, in, (int)n) == 1;
-    if (ok && !enc)
-        ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, GMS_SEAL_TAG, tag) == 1;
-    ok = ok && EVP_CipherFinal_ex(x, out + len, &len) == 1;
-    if (ok && enc)
-        ok = EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_GET_TAG, GMS_SEAL_TAG, tag) == 1;
-    EVP_CIPHER_CTX_free(x);
-    if (!ok) {
-        mcx_memzero(out, n);
-        return enc ? MCX_FAIL(MCX_E_INTERNAL, "GMS: AES-GCM failed")
-                   : MCX_FAIL(MCX_E_TAG_INVALID, "GMS: a sealed key does not open under the "
-                                                 "storage key (wrong key file, or altered row)");
-    }
-    return MCX_OK;
-}
-
 mcx_status gms_seal(const mcx_gms *g, const gms_context *c, const gms_key *k, uint8_t *out,
                     size_t *out_len)
 {
@@ -67,8 +43,9 @@ mcx_status gms_seal(const mcx_gms *g, const gms_context *c, const gms_key *k, ui
     MCX_GUARD(mcx_random(out, GMS_SEAL_NONCE));
     memcpy(plain, k->key, GMS_KEY_BYTES);
     memcpy(plain + GMS_KEY_BYTES, k->pseudonym, MCX_GROUP_PSEUDONYM_BYTES);
-    mcx_status st = gcm(1, g->storage_key, out, aad, aad_len, plain, sizeof plain,
-                        out + GMS_SEAL_NONCE, out + GMS_SEAL_NONCE + sizeof plain);
+    mcx_status st = mcx_gcm_seal("GMS", g->storage_key, MCX_GMS_STORAGE_KEY_LEN, out,
+                                 GMS_SEAL_NONCE, aad, aad_len, plain, sizeof plain,
+                                 out + GMS_SEAL_NONCE, out + GMS_SEAL_NONCE + sizeof plain);
     mcx_memzero(plain, sizeof plain);
     if (st == MCX_OK)
         *out_len = GMS_SEAL_MAX;
@@ -85,10 +62,14 @@ mcx_status gms_unseal(const mcx_gms *g, const gms_context *c, gms_key *k, const 
     size_t aad_len = seal_aad(c, k->type, aad, sizeof aad);
     if (aad_len == 0)
         return MCX_FAIL(MCX_E_ARG, "GMS: group ID too long");
-    uint8_t tag[GMS_SEAL_TAG];
-    memcpy(tag, in + GMS_SEAL_NONCE + sizeof plain, sizeof tag);
-    mcx_status st =
-        gcm(0, g->storage_key, in, aad, aad_len, in + GMS_SEAL_NONCE, sizeof plain, plain, tag);
+    mcx_status st = mcx_gcm_open("GMS", g->storage_key, MCX_GMS_STORAGE_KEY_LEN, in, GMS_SEAL_NONCE,
+                                 aad, aad_len, in + GMS_SEAL_NONCE, sizeof plain,
+                                 in + GMS_SEAL_NONCE + sizeof plain, plain);
+    if (st == MCX_E_TAG_INVALID)
+        st = MCX_FAIL(MCX_E_TAG_INVALID,
+                      "GMS: the sealed %s of %.200s does not open under the "
+                      "storage key (wrong key file, or an altered row)",
+                      k->type, c->group);
     if (st == MCX_OK) {
         memcpy(k->key, plain, GMS_KEY_BYTES);
         memcpy(k->pseudonym, plain + GMS_KEY_BYTES, MCX_GROUP_PSEUDONYM_BYTES);
