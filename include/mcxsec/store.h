@@ -19,6 +19,8 @@
 #ifndef MCXSEC_STORE_H
 #define MCXSEC_STORE_H
 
+#include <stdarg.h>
+
 #include "mcxsec/common.h"
 
 #ifdef __cplusplus
@@ -109,6 +111,16 @@ MCX_API const uint8_t *mcx_stmt_blob(const mcx_stmt *s, int col, size_t *len);
  * e.g. a private key being stored); it stays cached for the next mcx_store_prepare. NULL is
  * accepted. */
 MCX_API void mcx_stmt_done(mcx_stmt *s);
+
+/* Bind parameters 1, 2, ... by a format, one character per '?': 't' text (const char *; NULL
+ * binds SQL NULL), 'i' an int64_t, 'b' a blob (const uint8_t *, then its size_t length).
+ * Errors: those of the binds, MCX_E_ARG (another format character). */
+MCX_API MCX_MUST_CHECK mcx_status mcx_stmt_vbindf(mcx_stmt *s, const char *fmt, va_list ap);
+
+/* Prepare sql, bind by fmt (as mcx_stmt_vbindf) and step once: for statements that return no
+ * rows; *changes (may be NULL) receives the rows changed. Errors: those of the steps. */
+MCX_API MCX_MUST_CHECK mcx_status mcx_store_execf(mcx_store *st, int64_t *changes, const char *sql,
+                                                  const char *fmt, ...);
 
 #ifdef __cplusplus
 }

@@ -50,40 +50,7 @@ mcx_status mcx_gms_migrate(mcx_store *st)
                              sizeof gms_migrations / sizeof gms_migrations[0]);
 }
 
-/* ---- small store helpers: bind by a format ("t" text, "i" int64, "b" blob + length) ---- */
-
-static mcx_status bindv(mcx_stmt *q, const char *fmt, va_list ap)
-{
-    mcx_status s = MCX_OK;
-    for (int i = 0; fmt[i] != '\0' && s == MCX_OK; i++) {
-        if (fmt[i] == 't') {
-            s = mcx_stmt_bind_text(q, i + 1, va_arg(ap, const char *));
-        } else if (fmt[i] == 'i') {
-            s = mcx_stmt_bind_int(q, i + 1, va_arg(ap, int64_t));
-        } else {
-            const uint8_t *p = va_arg(ap, const uint8_t *);
-            s = mcx_stmt_bind_blob(q, i + 1, p, va_arg(ap, size_t));
-        }
-    }
-    return s;
-}
-
-/* Run a statement that returns no rows; *changes (may be NULL) receives the rows changed. */
-static mcx_status exec_sql(mcx_store *st, int64_t *changes, const char *sql, const char *fmt, ...)
-{
-    mcx_stmt *q;
-    MCX_GUARD(mcx_store_prepare(st, sql, &q));
-    va_list ap;
-    va_start(ap, fmt);
-    mcx_status s = bindv(q, fmt, ap);
-    va_end(ap);
-    if (s == MCX_OK)
-        s = mcx_stmt_step(q, NULL);
-    if (s == MCX_OK && changes != NULL)
-        *changes = mcx_stmt_changes(q);
-    mcx_stmt_done(q);
-    return s;
-}
+/* ---- store helpers: binding by a format (mcx_stmt_vbindf: "t" text, "i" int64, "b" blob) ---- */
 
 /* Prepare and bind a query; the caller steps it and calls mcx_stmt_done. */
 static mcx_status query(mcx_store *st, mcx_stmt **q, const char *sql, const char *fmt, ...)
@@ -91,7 +58,7 @@ static mcx_status query(mcx_store *st, mcx_stmt **q, const char *sql, const char
     MCX_GUARD(mcx_store_prepare(st, sql, q));
     va_list ap;
     va_start(ap, fmt);
-    mcx_status s = bindv(*q, fmt, ap);
+    mcx_status s = mcx_stmt_vbindf(*q, fmt, ap);
     va_end(ap);
     if (s != MCX_OK) {
         mcx_stmt_done(*q);
@@ -103,7 +70,7 @@ static mcx_status query(mcx_store *st, mcx_stmt **q, const char *sql, const char
 static mcx_status log_change(mcx_store *st, int64_t now, const char *actor, const char *group,
                              const char *action, const char *detail)
 {
-    return exec_sql(
+    return mcx_store_execf(
         st, NULL, "INSERT INTO gms_log (at, actor, group_id, action, detail) VALUES (?,?,?,?,?)",
         "itttt", now, actor != NULL && actor[0] != '\0' ? actor : "-", group, action, detail);
 }
@@ -474,21 +441,21 @@ static mcx_status load_context(mcx_gms *g, mcx_store *st, const char *group, uin
 static mcx_status store_context(mcx_gms *g, mcx_store *st, const gms_context *c, int64_t now,
                                 const char *reason)
 {
-    MCX_GUARD(exec_sql(st, NULL,
-                       "INSERT INTO gms_contexts (group_id, context, status, rand, created_at,"
-                       " reason) VALUES (?,?,'active',?,?,?)",
-                       "tibit", c->group, (int64_t)c->context, c->rand, (size_t)GMS_RAND_BYTES, now,
-                       reason));
+    MCX_GUARD(mcx_store_execf(
+        st, NULL,
+        "INSERT INTO gms_contexts (group_id, context, status, rand, created_at,"
+        " reason) VALUES (?,?,'active',?,?,?)",
+        "tibit", c->group, (int64_t)c->context, c->rand, (size_t)GMS_RAND_BYTES, now, reason));
     for (size_t i = 0; i < c->n_keys; i++) {
         uint8_t sealed[GMS_SEAL_MAX];
         size_t sl = 0;
         MCX_GUARD(gms_seal(g, c, &c->keys[i], sealed, &sl));
-        MCX_GUARD(exec_sql(st, NULL,
-                           "INSERT INTO gms_keys (group_id, context, key_type, key_id, sealed,"
-                           " activation, expiry) VALUES (?,?,?,?,?,?,?)",
-                           "titibii", c->group, (int64_t)c->context, c->keys[i].type,
-                           (int64_t)c->keys[i].key_id, sealed, sl, (int64_t)c->keys[i].activation,
-                           (int64_t)c->keys[i].expiry));
+        MCX_GUARD(mcx_store_execf(
+            st, NULL,
+            "INSERT INTO gms_keys (group_id, context, key_type, key_id, sealed,"
+            " activation, expiry) VALUES (?,?,?,?,?,?,?)",
+            "titibii", c->group, (int64_t)c->context, c->keys[i].type, (int64_t)c->keys[i].key_id,
+            sealed, sl, (int64_t)c->keys[i].activation, (int64_t)c->keys[i].expiry));
     }
     return MCX_OK;
 }
@@ -499,11 +466,12 @@ static mcx_status store_messages(mcx_store *st, const gms_context *c, const char
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < c->n_keys; k++) {
             const gms_message *m = &msgs[i * c->n_keys + k];
-            MCX_GUARD(exec_sql(st, NULL,
-                               "INSERT INTO gms_messages (group_id, context, key_type, member,"
-                               " imessage, created_at) VALUES (?,?,?,?,?,?)",
-                               "tittbi", c->group, (int64_t)c->context, c->keys[k].type, members[i],
-                               (const uint8_t *)m->p, m->len, now));
+            MCX_GUARD(
+                mcx_store_execf(st, NULL,
+                                "INSERT INTO gms_messages (group_id, context, key_type, member,"
+                                " imessage, created_at) VALUES (?,?,?,?,?,?)",
+                                "tittbi", c->group, (int64_t)c->context, c->keys[k].type,
+                                members[i], (const uint8_t *)m->p, m->len, now));
         }
     return MCX_OK;
 }
@@ -530,10 +498,11 @@ typedef struct group_row {
 static mcx_status lock_group(mcx_store *st, const char *id, group_row *gr)
 {
     int64_t changed = 0;
-    MCX_GUARD(exec_sql(st, &changed,
-                       "UPDATE gms_groups SET current_context = current_context WHERE id = ? AND"
-                       " deleted_at IS NULL",
-                       "t", id));
+    MCX_GUARD(
+        mcx_store_execf(st, &changed,
+                        "UPDATE gms_groups SET current_context = current_context WHERE id = ? AND"
+                        " deleted_at IS NULL",
+                        "t", id));
     if (changed == 0)
         return MCX_FAIL(MCX_E_NOT_FOUND, "GMS: no group \"%.200s\"", id);
     mcx_stmt *q;
@@ -602,10 +571,11 @@ static mcx_status rekey_locked_retry(mcx_gms *g, mcx_store *st, const char *id, 
             if (s == MCX_OK && !retry)
                 s = store_messages(st, &c, (const char *const *)members.v, members.n, msgs, now);
             if (s == MCX_OK && !retry)
-                s = exec_sql(st, NULL,
-                             "UPDATE gms_groups SET current_context = ?, rekeyed_at = ? WHERE"
-                             " id = ?",
-                             "iit", (int64_t)c.context, now, id);
+                s = mcx_store_execf(
+                    st, NULL,
+                    "UPDATE gms_groups SET current_context = ?, rekeyed_at = ? WHERE"
+                    " id = ?",
+                    "iit", (int64_t)c.context, now, id);
             char detail[160];
             snprintf(detail, sizeof detail,
                      "context %" PRIu64 " gmk-id %08" PRIX32 " members %zu reason %s", c.context,
@@ -690,29 +660,30 @@ static mcx_status create_group(mcx_gms *g, mcx_store *st, const mcx_gms_group_sp
     if (s == MCX_OK) {
         /* a group deleted earlier under the same ID is replaced: its contexts stay in the log */
         int64_t gone = 0;
-        s = exec_sql(st, &gone, "DELETE FROM gms_groups WHERE id = ? AND deleted_at IS NOT NULL",
-                     "t", spec->id);
+        s = mcx_store_execf(st, &gone,
+                            "DELETE FROM gms_groups WHERE id = ? AND deleted_at IS NOT NULL", "t",
+                            spec->id);
         if (s == MCX_OK && gone) {
             static const char *const purge[] = {"DELETE FROM gms_messages WHERE group_id = ?",
                                                 "DELETE FROM gms_keys WHERE group_id = ?",
                                                 "DELETE FROM gms_contexts WHERE group_id = ?",
                                                 "DELETE FROM gms_members WHERE group_id = ?"};
             for (size_t i = 0; i < 4 && s == MCX_OK; i++)
-                s = exec_sql(st, NULL, purge[i], "t", spec->id);
+                s = mcx_store_execf(st, NULL, purge[i], "t", spec->id);
         }
         if (s == MCX_OK)
-            s = exec_sql(st, NULL,
-                         "INSERT INTO gms_groups (id, display_name, broadcast, mkfc, gdk,"
-                         " regroup_of, current_context, created_at, rekeyed_at) VALUES"
-                         " (?,?,?,?,?,?,1,?,?)",
-                         "ttiiitii", spec->id,
-                         spec->display_name != NULL ? spec->display_name : spec->id,
-                         (int64_t)(spec->broadcast != 0), (int64_t)(spec->mkfc != 0),
-                         (int64_t)(spec->gdk != 0), regroup_of, now, now);
+            s = mcx_store_execf(st, NULL,
+                                "INSERT INTO gms_groups (id, display_name, broadcast, mkfc, gdk,"
+                                " regroup_of, current_context, created_at, rekeyed_at) VALUES"
+                                " (?,?,?,?,?,?,1,?,?)",
+                                "ttiiitii", spec->id,
+                                spec->display_name != NULL ? spec->display_name : spec->id,
+                                (int64_t)(spec->broadcast != 0), (int64_t)(spec->mkfc != 0),
+                                (int64_t)(spec->gdk != 0), regroup_of, now, now);
         for (size_t i = 0; i < members->n && s == MCX_OK; i++)
-            s = exec_sql(st, NULL,
-                         "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)", "tti",
-                         spec->id, members->v[i], now);
+            s = mcx_store_execf(st, NULL,
+                                "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
+                                "tti", spec->id, members->v[i], now);
         if (s == MCX_OK)
             s = store_context(g, st, &c, now, regroup_of != NULL ? "regroup" : "created");
         if (s == MCX_OK)
@@ -767,8 +738,9 @@ static mcx_status add_then_rekey(mcx_gms *g, mcx_store *st, const char *id, cons
     group_row gr = {0};
     mcx_status s = lock_group(st, id, &gr);
     for (size_t i = 0; i < add->n && s == MCX_OK; i++)
-        s = exec_sql(st, NULL, "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
-                     "tti", id, add->v[i], now);
+        s = mcx_store_execf(st, NULL,
+                            "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
+                            "tti", id, add->v[i], now);
     for (size_t i = 0; i < add->n && s == MCX_OK; i++)
         s = log_change(st, now, actor, id, "member-add", add->v[i]);
     if (s == MCX_OK)
@@ -823,9 +795,9 @@ static mcx_status add_members(mcx_gms *g, mcx_store *st, const char *id, const s
             s = lock_group(st, id, &gr);
             retry = s == MCX_OK && gr.context != info.context;
             for (size_t i = 0; i < add->n && s == MCX_OK && !retry; i++)
-                s = exec_sql(st, NULL,
-                             "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
-                             "tti", id, add->v[i], now);
+                s = mcx_store_execf(
+                    st, NULL, "INSERT INTO gms_members (group_id, uri, added_at) VALUES (?,?,?)",
+                    "tti", id, add->v[i], now);
             if (s == MCX_OK && !retry)
                 s = store_messages(st, &c, (const char *const *)add->v, add->n, msgs, now);
             for (size_t i = 0; i < add->n && s == MCX_OK && !retry; i++)
@@ -857,8 +829,8 @@ static mcx_status remove_members(mcx_gms *g, mcx_store *st, const char *id, cons
     mcx_status s = lock_group(st, id, &gr);
     for (size_t i = 0; i < rm->n && s == MCX_OK; i++) {
         int64_t changed = 0;
-        s = exec_sql(st, &changed, "DELETE FROM gms_members WHERE group_id = ? AND uri = ?", "tt",
-                     id, rm->v[i]);
+        s = mcx_store_execf(st, &changed, "DELETE FROM gms_members WHERE group_id = ? AND uri = ?",
+                            "tt", id, rm->v[i]);
         if (s == MCX_OK && changed == 0)
             s = MCX_FAIL(MCX_E_NOT_FOUND, "GMS: %.200s is not a member of %.200s", rm->v[i], id);
         if (s == MCX_OK)
@@ -917,10 +889,11 @@ static mcx_status revoke_current(mcx_gms *g, mcx_store *st, const char *id, cons
     if (s == MCX_OK)
         s = read_members(st, id, &members);
     if (s == MCX_OK)
-        s = exec_sql(st, NULL,
-                     "UPDATE gms_contexts SET status = 'revoked', revoked_at = ? WHERE group_id ="
-                     " ? AND context = ? AND status = 'active'",
-                     "iti", now, id, (int64_t)gr.context);
+        s = mcx_store_execf(
+            st, NULL,
+            "UPDATE gms_contexts SET status = 'revoked', revoked_at = ? WHERE group_id ="
+            " ? AND context = ? AND status = 'active'",
+            "iti", now, id, (int64_t)gr.context);
     if (s == MCX_OK) {
         mcx_stmt *q;
         int row = 0;
@@ -936,7 +909,8 @@ static mcx_status revoke_current(mcx_gms *g, mcx_store *st, const char *id, cons
         }
     }
     if (s == MCX_OK && delete_group)
-        s = exec_sql(st, NULL, "UPDATE gms_groups SET deleted_at = ? WHERE id = ?", "it", now, id);
+        s = mcx_store_execf(st, NULL, "UPDATE gms_groups SET deleted_at = ? WHERE id = ?", "it",
+                            now, id);
     char detail[64];
     snprintf(detail, sizeof detail, "context %" PRIu64 " gmk-id %08" PRIX32, gr.context, gmk_id);
     if (s == MCX_OK)

@@ -107,11 +107,11 @@ void idms_buf_add_html(idms_buf *b, const char *s);   /* HTML-escaped text / att
 void idms_buf_add_urlenc(idms_buf *b, const char *s); /* percent-encoded query component */
 void idms_buf_free(idms_buf *b);
 
-/* Run sql with parameters bound by types: one character per '?', 't' for a const char *
- * (NULL binds SQL NULL), 'i' for an int64_t. idms_exec steps once and reports the rows changed
- * (changes may be NULL); idms_query leaves *out on its first row (*row = 0 when none), to be
- * finished with mcx_stmt_done. */
-mcx_status idms_exec(mcx_store *st, const char *sql, int64_t *changes, const char *types, ...);
+/* Run sql with parameters bound by types (mcx_stmt_vbindf: 't' a const char *, NULL binds SQL
+ * NULL; 'i' an int64_t). idms_exec steps once and reports the rows changed (changes may be NULL;
+ * it is the store's mcx_store_execf); idms_query leaves *out on its first row (*row = 0 when
+ * none), to be finished with mcx_stmt_done. */
+#define idms_exec(st, sql, changes, ...) mcx_store_execf((st), (changes), (sql), __VA_ARGS__)
 mcx_status idms_query(mcx_store *st, const char *sql, mcx_stmt **out, int *row, const char *types,
                       ...);
 /* Copy text column col into out (truncating; "" for NULL). */

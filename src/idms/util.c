@@ -278,36 +278,6 @@ void idms_buf_free(idms_buf *b)
     memset(b, 0, sizeof *b);
 }
 
-static mcx_status bind_all(mcx_stmt *s, const char *types, va_list ap)
-{
-    for (int i = 0; types[i] != '\0'; i++) {
-        if (types[i] == 't') {
-            MCX_GUARD(mcx_stmt_bind_text(s, i + 1, va_arg(ap, const char *)));
-        } else if (types[i] == 'i') {
-            MCX_GUARD(mcx_stmt_bind_int(s, i + 1, va_arg(ap, int64_t)));
-        } else {
-            return MCX_FAIL(MCX_E_INTERNAL, "IdMS: bad bind type '%c'", types[i]);
-        }
-    }
-    return MCX_OK;
-}
-
-mcx_status idms_exec(mcx_store *st, const char *sql, int64_t *changes, const char *types, ...)
-{
-    mcx_stmt *s = NULL;
-    MCX_GUARD(mcx_store_prepare(st, sql, &s));
-    va_list ap;
-    va_start(ap, types);
-    mcx_status rc = bind_all(s, types, ap);
-    va_end(ap);
-    if (rc == MCX_OK)
-        rc = mcx_stmt_step(s, NULL);
-    if (rc == MCX_OK && changes != NULL)
-        *changes = mcx_stmt_changes(s);
-    mcx_stmt_done(s);
-    return rc;
-}
-
 mcx_status idms_query(mcx_store *st, const char *sql, mcx_stmt **out, int *row, const char *types,
                       ...)
 {
@@ -317,7 +287,7 @@ mcx_status idms_query(mcx_store *st, const char *sql, mcx_stmt **out, int *row, 
     MCX_GUARD(mcx_store_prepare(st, sql, &s));
     va_list ap;
     va_start(ap, types);
-    mcx_status rc = bind_all(s, types, ap);
+    mcx_status rc = mcx_stmt_vbindf(s, types, ap);
     va_end(ap);
     if (rc == MCX_OK)
         rc = mcx_stmt_step(s, row);

@@ -2,6 +2,7 @@
  * SQL text, copies of bound values (wiped when a statement is done, as they may be secrets),
  * transaction bookkeeping and schema migrations. The backends are store_sqlite.c and
  * store_pg.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,42 @@ mcx_status mcx_stmt_bind_null(mcx_stmt *s, int idx)
     MCX_GUARD(bind_slot(s, idx, &p));
     p->type = PARAM_NULL;
     return MCX_OK;
+}
+
+mcx_status mcx_stmt_vbindf(mcx_stmt *s, const char *fmt, va_list ap)
+{
+    if (s == NULL || fmt == NULL)
+        return MCX_FAIL(MCX_E_ARG, "store: bind: NULL argument");
+    for (int i = 0; fmt[i] != '\0'; i++) {
+        if (fmt[i] == 't') {
+            MCX_GUARD(mcx_stmt_bind_text(s, i + 1, va_arg(ap, const char *)));
+        } else if (fmt[i] == 'i') {
+            MCX_GUARD(mcx_stmt_bind_int(s, i + 1, va_arg(ap, int64_t)));
+        } else if (fmt[i] == 'b') {
+            const uint8_t *v = va_arg(ap, const uint8_t *);
+            MCX_GUARD(mcx_stmt_bind_blob(s, i + 1, v, va_arg(ap, size_t)));
+        } else {
+            return MCX_FAIL(MCX_E_ARG, "store: bind: unknown format character '%c' at %d", fmt[i],
+                            i);
+        }
+    }
+    return MCX_OK;
+}
+
+mcx_status mcx_store_execf(mcx_store *st, int64_t *changes, const char *sql, const char *fmt, ...)
+{
+    mcx_stmt *q = NULL;
+    MCX_GUARD(mcx_store_prepare(st, sql, &q));
+    va_list ap;
+    va_start(ap, fmt);
+    mcx_status rc = mcx_stmt_vbindf(q, fmt, ap);
+    va_end(ap);
+    if (rc == MCX_OK)
+        rc = mcx_stmt_step(q, NULL);
+    if (rc == MCX_OK && changes != NULL)
+        *changes = mcx_stmt_changes(q);
+    mcx_stmt_done(q);
+    return rc;
 }
 
 mcx_status mcx_stmt_bind_int(mcx_stmt *s, int idx, int64_t v)

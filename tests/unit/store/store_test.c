@@ -694,6 +694,24 @@ static void test_unique_and_changes(void)
     CHECK(mcx_stmt_changes(s) == 0);
     mcx_stmt_done(s);
     CHECK(mcx_stmt_changes(NULL) == 0);
+
+    /* binding by a format: text, int and blob; changes reported; a bad format character */
+    int64_t changed = -1;
+    CHECK_OK(mcx_store_execf(st, &changed, "INSERT INTO users (username, n) VALUES (?, ?)", "ti",
+                             "dave", (int64_t)7));
+    CHECK(changed == 1);
+    CHECK_OK(mcx_store_execf(st, NULL, "INSERT INTO keys (kid, owner, k) VALUES (?, ?, ?)", "ttb",
+                             "k2", "dave", (const uint8_t *)"\x03\x04\x05", (size_t)3));
+    CHECK_OK(mcx_store_prepare(st, "SELECT k FROM keys WHERE kid = 'k2'", &s));
+    int row = 0;
+    CHECK_OK(mcx_stmt_step(s, &row));
+    size_t klen = 0;
+    const uint8_t *k = row ? mcx_stmt_blob(s, 0, &klen) : NULL;
+    CHECK(row && klen == 3 && k != NULL && memcmp(k, "\x03\x04\x05", 3) == 0);
+    mcx_stmt_done(s);
+    CHECK_ST(mcx_store_execf(st, NULL, "DELETE FROM users WHERE username = ?", "x", "dave"),
+             MCX_E_ARG);
+    CHECK(contains(mcx_last_error(), "unknown format character 'x'"));
     mcx_store_close(st);
 }
 
