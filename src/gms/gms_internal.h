@@ -24,6 +24,7 @@ struct mcx_gms {
     uint64_t key_lifetime;
     mcx_gms_event_fn event_fn;
     void *event_arg;
+    uint64_t last_next_try; /* NTP seconds of the last attempt at the next period's key set */
 };
 
 /* One key of a context: type name, purpose tag, ID, the key (and for a GMK the explicit

@@ -54,16 +54,15 @@ mcx_status gms_identity_refresh(mcx_gms *g, const gms_config *cfg, uint64_t now_
 {
     /* the KMS hands out the next period's key set only near the period's end (its own window):
      * until it does, ask again every NEXT_RETRY seconds, not at every call */
-    static uint64_t last_next_try;
     if (fetched != NULL)
         *fetched = 0;
     pthread_mutex_lock(&g->keystore_lock);
     int have_now = has_keys_for(g, now_ntp);
     uint64_t next = have_now ? next_period_start(g, now_ntp) : 0;
     int need = !have_now || (next != 0 && next - now_ntp <= window && !has_keys_for(g, next) &&
-                             now_ntp - last_next_try >= NEXT_RETRY);
+                             now_ntp - g->last_next_try >= NEXT_RETRY);
     if (have_now && need)
-        last_next_try = now_ntp;
+        g->last_next_try = now_ntp;
     mcx_status st = MCX_OK;
     if (need && cfg->kms_url == NULL) {
         st = have_now ? MCX_OK
