@@ -667,26 +667,6 @@ static mcx_status handle_events(greq *r)
     return queue(r, 200, resp, "text/event-stream", NULL);
 }
 
-static int pct_decode(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; s[i] != '\0'; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            unsigned v;
-            if (sscanf(s + i + 1, "%2x", &v) != 1 || s[i + 1] == '\0' || s[i + 2] == '\0')
-                return 0;
-            c = (int)v;
-            i += 2;
-        }
-        if (c == 0 || o + 1 >= cap)
-            return 0;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return 1;
-}
-
 static int method_is(greq *r, const char *m)
 {
     return strcmp(r->h.method, m) == 0;
@@ -715,14 +695,12 @@ static mcx_status need_admin(greq *r, int dispatcher_too)
 
 static mcx_status route_group(greq *r, const char *rest)
 {
-    char enc[512], id[MCX_GMS_ID_MAX];
+    char id[MCX_GMS_ID_MAX];
     size_t n = strcspn(rest, "/");
     const char *action = rest[n] == '/' ? rest + n + 1 : NULL;
-    if (n == 0 || n >= sizeof enc)
+    if (n == 0)
         return respond_error(r, 404, "not_found", "no such resource");
-    memcpy(enc, rest, n);
-    enc[n] = '\0';
-    if (!pct_decode(enc, id, sizeof id))
+    if (!httpd_pct_decode(rest, n, id, sizeof id))
         return respond_error(r, 400, "invalid_request", "the group ID in the path is malformed");
     mcx_gms_group_info info;
     if (action == NULL) {

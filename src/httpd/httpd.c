@@ -1,6 +1,7 @@
 /* The HTTPS daemon plumbing of the IdMS, KMS and GMS (httpd_internal.h): libmicrohttpd with
  * GnuTLS, per-request memory, body accumulation with a cap, the store pool, bearer tokens, and
  * the request log line. */
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -108,6 +109,38 @@ const char *httpd_bearer(const httpd_request *r)
         return NULL;
     const char *t = h + 7 + strspn(h + 7, " ");
     return *t != '\0' ? t : NULL;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* RFC 3986 §2.1 percent-decoding of n octets into out (cap with the NUL). 0 when malformed, too
+ * long, or decoding to a control character or NUL. */
+int httpd_pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            if (i + 2 >= n)
+                return 0;
+            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            if (h < 0 || l < 0)
+                return 0;
+            c = h * 16 + l;
+            i += 2;
+        }
+        if (c < 0x20 || c == 0x7F || o + 1 >= cap)
+            return 0;
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return o > 0;
 }
 
 int httpd_has_scope(const char *scopes, const char *want)

@@ -138,6 +138,10 @@ const char *httpd_header(const httpd_request *r, const char *name);
 const char *httpd_bearer(const httpd_request *r);
 /* 1 if the space-separated list scopes holds want (RFC 6749 §3.3). */
 int httpd_has_scope(const char *scopes, const char *want);
+/* RFC 3986 §2.1 percent-decoding of s[0..n) into out (cap with the NUL): 0 when a '%' is not
+ * followed by two hex digits, when out is too small, or when it decodes to nothing or to a
+ * control character or NUL; else 1. */
+int httpd_pct_decode(const char *s, size_t n, char *out, size_t cap);
 /* GET or HEAD. */
 int httpd_is_get(const httpd_request *r);
 

@@ -7,7 +7,6 @@
  *   POST /keymanagement/identity/v1/certcache                  -> KmsCertCache
  *   GET  /health                                               -> 200
  * Refusals are KmsResponse/KmsError documents whose ErrorCode is the HTTP status. */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -158,38 +157,6 @@ static mcx_status respond_error(kreq *r, unsigned status, const char *msg,
 }
 
 /* ---- Requests -------------------------------------------------------------------------------- */
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* RFC 3986 §2.1 percent-decoding of n octets into out (cap with the NUL). 0 when malformed, too
- * long, or decoding to a control character or NUL. */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return 0;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-            if (h < 0 || l < 0)
-                return 0;
-            c = h * 16 + l;
-            i += 2;
-        }
-        if (c < 0x20 || c == 0x7F || o + 1 >= cap)
-            return 0;
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    return o > 0;
-}
 
 /* The user URI is the token holder's own MC service ID, or a service identity registered for the
  * token's subject and OAuth client together (mcx kms service add --sub --client-id): the client
@@ -438,7 +405,7 @@ static mcx_status handle_api(kreq *r, route rt, const char *tail)
         const char *slash = strrchr(tail, '/');
         char *end = NULL;
         if (slash == NULL || strlen(slash + 1) != 16 ||
-            !pct_decode(tail, (size_t)(slash - tail), path_uri, sizeof path_uri)) {
+            !httpd_pct_decode(tail, (size_t)(slash - tail), path_uri, sizeof path_uri)) {
             r->h.outcome = "refused: path";
             return respond_error(r, 400,
                                  "keyprov path: expected keyprov/<user URI>/<16 hex digits>", NULL);

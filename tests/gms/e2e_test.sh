@@ -49,6 +49,9 @@ expect_eq "oversize body" "$(hcurl r -X POST -H "Authorization: Bearer $ADMIN_AT
 expect_eq "oversize body without a token: refused at the headers" "$(hcurl r -X POST \
     --data-binary "@$tmp/big" "$GMS_URL/groups")" 401
 expect_eq "unknown path" "$(gcurl r "$ADMIN_AT" GET /nothing)" 404
+expect_eq "group ID with a bad escape" "$(gcurl r "$ADMIN_AT" GET /groups/sip%3Ax%2)" 400
+expect_eq "group ID with a non-hex escape" "$(gcurl r "$ADMIN_AT" GET /groups/sip%-1x)" 400
+expect_eq "group ID escaping a control character" "$(gcurl r "$ADMIN_AT" GET /groups/sip%0A)" 400
 expect_eq "wrong method" "$(gcurl r "$ADMIN_AT" PUT /groups)" 405
 expect_eq "nothing stored" "$(gms_sql 'SELECT COUNT(*) FROM gms_groups')" 0
 
